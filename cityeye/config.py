@@ -1,0 +1,181 @@
+"""One settings model for the whole service: env vars (`CITYEYE_*`, nested with `__`) and an optional YAML file.
+
+Every model forbids unknown keys, so a typo in a config file is an error that names the key, not a
+silently ignored setting. `cityeye validate-config FILE` prints those errors with their key paths.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_ENV = "CITYEYE_CONFIG"
+_config_path: ContextVar[Path | None] = ContextVar("cityeye_config_path", default=None)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DetectorSettings(_Strict):
+    model: str = Field(
+        default="production",
+        description="registry version to load ('production' = the promoted one), or a path to a .pt/.onnx file",
+    )
+    backend: Literal["auto", "onnx", "pytorch"] = Field(
+        default="auto", description="auto = ONNX Runtime when an .onnx export exists (CPU), else PyTorch"
+    )
+    imgsz: int = Field(default=416, ge=32, le=4096, description="inference size in pixels (multiple of 32)")
+    conf: float = Field(default=0.25, gt=0, lt=1, description="minimum detection confidence")
+    iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold")
+    batch: int = Field(default=8, ge=1, le=256, description="frames per detector call")
+    device: str = Field(default="cpu", description="'cpu' or a CUDA device such as '0'")
+
+
+class PersistenceSettings(_Strict):
+    min_frames: int = Field(default=3, ge=1, le=10_000, description="N: frames an object must be seen in")
+    window_s: float = Field(default=10.0, gt=0, le=86_400, description="T: within this many seconds")
+    iou_match: float = Field(default=0.3, gt=0, lt=1, description="IoU to count two boxes as one object")
+    video_fps: float = Field(default=2.0, gt=0, le=60, description="frames per second sampled from videos")
+
+
+class CaseSettings(_Strict):
+    merge_window_h: float = Field(
+        default=72.0, gt=0, le=24 * 365, description="an event merges into an open case seen within this time"
+    )
+    overlap_iou: float = Field(
+        default=0.2, gt=0, lt=1, description="without geo: boxes overlapping this much in one source merge"
+    )
+
+
+class ApiSettings(_Strict):
+    host: str = Field(default="127.0.0.1", description="bind address of `cityeye serve`")
+    port: int = Field(default=8000, ge=1, le=65535)
+    page_size_max: int = Field(default=500, ge=1, le=10_000, description="largest page GET /cases returns")
+
+
+class Settings(BaseSettings):
+    """cityeye configuration. Precedence: init args > env vars > YAML file > defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYEYE_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(default=Path("cityeye-data"), description="database, evidence, models, datasets")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/cityeye.db"
+    )
+    redis_url: str | None = Field(default=None, description="set for scale-out (Celery, stream leases)")
+    taxonomy: Path | None = Field(default=None, description="taxonomy YAML; default: the one shipped in models/")
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    persistence: PersistenceSettings = Field(default_factory=PersistenceSettings)
+    cases: CaseSettings = Field(default_factory=CaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'cityeye.db').resolve()}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.data_dir / "datasets"
+
+    @property
+    def ultralytics_dir(self) -> Path:
+        return self.data_dir / "ultralytics"
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is invalid; `errors` holds one line per problem."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config file ({exc.strerror or exc})"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML ({str(exc).splitlines()[0]})"]) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: top level must be a mapping of keys, got {type(data).__name__}"])
+    return data
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_path.get() or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+        return _read_yaml(path) if path else {}
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None) if field else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return []
+    return list(model.model_fields)
+
+
+def format_errors(exc: ValidationError, model: type[BaseModel] = Settings) -> list[str]:
+    """One line per error: `key.path: message`, with the nearest valid key for unknown ones."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = ".".join(str(p) for p in loc) or "<root>"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            near = difflib.get_close_matches(str(loc[-1]), _known_keys(model, loc), n=1)
+            msg = "unknown key" + (f" (did you mean '{near[0]}'?)" if near else "")
+        lines.append(f"{path}: {msg}")
+    return lines
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build `Settings` from keyword overrides > env vars > YAML file (`config_file` or $CITYEYE_CONFIG).
+
+    Raises `ConfigError` with one `key.path: message` line per problem.
+    """
+    token = _config_path.set(Path(config_file) if config_file else None)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc)) from exc
+    finally:
+        _config_path.reset(token)

@@ -1,0 +1,1 @@
+"""Dataset versions on disk: importers/exporters, checks, feedback export, the synthetic scene generator."""

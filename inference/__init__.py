@@ -1,0 +1,1 @@
+"""Frames in, events out: sources, detector runtime, rules and evidence."""

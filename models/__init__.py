@@ -1,0 +1,1 @@
+"""Taxonomy, model registry, bundled default weights and model loading."""
