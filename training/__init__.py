@@ -1,0 +1,1 @@
+"""Detector fine-tuning and evaluation, scorer fitting, reports: fit / evaluate / compare / promote as steps."""

@@ -1,0 +1,105 @@
+"""Fine-tune a detector on a dataset version with ultralytics; resumable; writes a run record by the weights.
+
+A run folder:
+    <runs>/<name>/weights/{last,best}.pt      ultralytics checkpoints (last.pt resumes)
+    <runs>/<name>/args.yaml                   ultralytics' resolved training config
+    <runs>/<name>/cityeye_run.json            dataset name + manifest hash, base weights, metrics per class
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from datasets.build import load_manifest
+
+
+class TrainingError(RuntimeError):
+    """Training could not start or resume (missing dataset, base weights, or run folder)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: Path
+    base: Path
+    runs_dir: Path
+    name: str
+    epochs: int = 10
+    imgsz: int = 320
+    batch: int = 16
+    device: str = "cpu"
+    patience: int = 50
+    seed: int = 0
+    cache: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_dir(cfg: TrainConfig) -> Path:
+    return cfg.runs_dir / cfg.name
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Fine-tune (or resume) and return the run folder. Ultralytics must be configured offline first."""
+    from ultralytics import YOLO
+
+    out = run_dir(cfg)
+    last = out / "weights" / "last.pt"
+    manifest = load_manifest(cfg.dataset)
+    started = time.time()
+    if resume:
+        if not last.is_file():
+            raise TrainingError(f"{last}: nothing to resume (no last.pt in the run folder)")
+        YOLO(str(last)).train(resume=True)
+    else:
+        if not cfg.base.is_file():
+            raise TrainingError(f"{cfg.base}: base weights not found")
+        if out.exists() and last.exists():
+            raise TrainingError(f"{out}: run exists; use --resume to continue it or pick another --name")
+        model = YOLO(str(cfg.base))
+        model.train(
+            data=str(cfg.dataset / "data.yaml"),
+            epochs=cfg.epochs,
+            imgsz=cfg.imgsz,
+            batch=cfg.batch,
+            device=cfg.device,
+            workers=0,
+            project=str(cfg.runs_dir),
+            name=cfg.name,
+            exist_ok=True,
+            patience=cfg.patience,
+            seed=cfg.seed,
+            cache="ram" if cfg.cache else False,
+            plots=False,
+            verbose=False,
+            **cfg.extra,
+        )
+    record = {
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds_this_session": round(time.time() - started, 1),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+        "dataset": {"name": manifest["name"], "hash": manifest["hash"], "images": manifest["images"]},
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "device": cfg.device},
+        "results_csv": _read_results(out / "results.csv"),
+    }
+    (out / "cityeye_run.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    return out
+
+
+def _read_results(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    lines = [ln.split(",") for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    header = [h.strip() for h in lines[0]]
+    rows = []
+    for ln in lines[1:]:
+        try:
+            rows.append({h: float(v) for h, v in zip(header, ln, strict=False)})
+        except ValueError:
+            continue
+    return rows
