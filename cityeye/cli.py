@@ -99,6 +99,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 # ---- config -------------------------------------------------------------------------------------------
 def cmd_validate_config(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        load_settings(args.file)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(f"{args.file}: {line}", file=sys.stderr)
+        return 1
     print(f"{args.file}: ok")
     return 0
 

@@ -15,12 +15,19 @@ LIFECYCLE_STEPS = ("register", "dispatch", "handle", "verify", "close")
 class SlaHours(BaseModel):
     """Time limit of each lifecycle step, in hours."""
 
-    model_config = ConfigDict(extra="forbid")
-    register: float = Field(gt=0, description="发现 → 立案")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # `register` would shadow a pydantic BaseModel attribute, hence the alias
+    register_: float = Field(gt=0, alias="register", description="发现 → 立案")
     dispatch: float = Field(gt=0, description="立案 → 派遣")
     handle: float = Field(gt=0, description="派遣 → 处置")
     verify: float = Field(gt=0, description="处置 → 核查")
     close: float = Field(gt=0, description="核查 → 结案")
+
+    def hours(self, step: str) -> float:
+        """Time limit of a lifecycle step by its name (one of LIFECYCLE_STEPS)."""
+        if step not in LIFECYCLE_STEPS:
+            raise KeyError(f"unknown lifecycle step {step!r}; steps: {', '.join(LIFECYCLE_STEPS)}")
+        return float(getattr(self, "register_" if step == "register" else step))
 
 
 class Category(BaseModel):

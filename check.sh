@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything the tests need on a fresh Debian machine with Python 3.11, then run lint, types and tests.
+# People and CI (.ci/run) use this same script.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Debian packages the test-suite uses (servers are started by the tests themselves, on loopback only)
+APT_PACKAGES=(ffmpeg)
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+PY=$(command -v python3.11 || command -v python3)
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+
+.venv/bin/ruff check .
+.venv/bin/mypy
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,112 @@
+"""Detector runtime: load a model (PyTorch `.pt` or ONNX) and turn batches of `Frame`s into `Detections`.
+
+A `Detector` is built by a worker when it starts (`Detector.load`), never at import time. Both backends
+run through ultralytics' predictor, so pre- and post-processing (letterbox, NMS) are the same code and
+the ONNX export gives the same boxes as PyTorch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cityeye.config import DetectorSettings
+from inference.detections import Detections
+from inference.frame import Frame
+
+log = logging.getLogger(__name__)
+
+
+class DetectorError(RuntimeError):
+    """The model file cannot be loaded or exported."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    path: Path
+    backend: str  # "pytorch" | "onnx"
+    version: str
+
+
+def export_onnx(pt_path: Path, imgsz: int, out: Path | None = None) -> Path:
+    """Export `pt_path` to ONNX (dynamic batch and size, simplified); atomic: a half-written file never stays."""
+    from ultralytics import YOLO
+
+    target = out or pt_path.with_suffix(".onnx")
+    try:
+        produced = Path(YOLO(str(pt_path)).export(format="onnx", imgsz=imgsz, dynamic=True, simplify=True,
+                                                  device="cpu", verbose=False))
+    except Exception as exc:
+        raise DetectorError(f"{pt_path}: ONNX export failed ({exc})") from exc
+    if produced.resolve() != target.resolve():
+        produced.replace(target)
+    return target
+
+
+class Detector:
+    """One loaded detection model. `predict(frames)` → one `Detections` per frame, in order."""
+
+    def __init__(self, model: Any, loaded: LoadedModel, cfg: DetectorSettings):
+        self._model = model
+        self.loaded = loaded
+        self.cfg = cfg
+        self._lock = threading.Lock()  # ultralytics predictors are not thread-safe
+        self.names: dict[int, str] = {int(k): str(v) for k, v in dict(model.names).items()}
+
+    @property
+    def version(self) -> str:
+        return self.loaded.version
+
+    @classmethod
+    def from_file(cls, path: Path, cfg: DetectorSettings, version: str | None = None) -> Detector:
+        from ultralytics import YOLO
+
+        if not path.is_file():
+            raise DetectorError(f"{path}: model file not found")
+        backend = "onnx" if path.suffix == ".onnx" else "pytorch"
+        try:
+            model = YOLO(str(path), task="detect")
+        except Exception as exc:
+            raise DetectorError(f"{path}: cannot load model ({exc})") from exc
+        return cls(model, LoadedModel(path, backend, version or path.stem), cfg)
+
+    @classmethod
+    def load(cls, models_dir: Path, cfg: DetectorSettings) -> Detector:
+        """Load `cfg.model` (a registry version or a file path) with the configured backend.
+
+        backend=auto: on the CPU use ONNX Runtime, exporting the registry version's ONNX once if it is
+        missing; on a GPU use PyTorch.
+        """
+        from models.registry import Registry
+
+        spec = Path(cfg.model)
+        if spec.suffix in {".pt", ".onnx"}:
+            return cls.from_file(spec, cfg)
+        reg = Registry(models_dir)
+        mv = reg.get(cfg.model)
+        pt = reg.weights(mv.version, "pt")
+        use_onnx = cfg.backend == "onnx" or (cfg.backend == "auto" and cfg.device == "cpu")
+        if use_onnx:
+            onnx = reg.weights(mv.version, "onnx")
+            if not onnx.is_file():
+                log.info("exporting %s to ONNX (once)", mv.version)
+                export_onnx(pt, mv.imgsz, onnx)
+            return cls.from_file(onnx, cfg, mv.version)
+        return cls.from_file(pt, cfg, mv.version)
+
+    def predict(self, frames: Sequence[Frame]) -> list[Detections]:
+        out: list[Detections] = []
+        step = self.cfg.batch
+        for i in range(0, len(frames), step):
+            chunk = [f.image for f in frames[i:i + step]]
+            with self._lock:
+                results = self._model.predict(
+                    chunk, imgsz=self.cfg.imgsz, conf=self.cfg.conf, iou=self.cfg.iou, device=self.cfg.device,
+                    verbose=False, batch=len(chunk),
+                )
+            out.extend(Detections.from_ultralytics(r) for r in results)
+        return out

@@ -1,0 +1,122 @@
+"""Rules: decide when detections of a case category are a real problem, and raise an `Event`.
+
+The spine's rule is persistence: an object of a case category seen in at least `min_frames` frames
+within `window_s` seconds (matched frame to frame by box overlap) is an event, raised once per object.
+Objects of context classes (e.g. garbage bins, windows) never raise events. Per-category rules (dwell
+in zones, tilt, change) plug in beside it with the same `update(frame, detections) -> list[Event]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from cityeye.config import PersistenceSettings
+from inference.detections import Detections
+from inference.event import EvidenceImage, Event
+from inference.evidence import annotate, crop
+from inference.frame import Frame
+from models.taxonomy import Taxonomy
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU between boxes a (N, 4) and b (M, 4) → (N, M)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)).astype(np.float32)
+
+
+@dataclass
+class _Candidate:
+    category: str
+    class_name: str
+    box: np.ndarray
+    hits: list[datetime] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    best_conf: float = -1.0
+    best_frame: Frame | None = None
+    best_detections: Detections | None = None
+    best_index: int = 0
+    fired: bool = False
+
+
+class PersistenceRule:
+    """Per source: match each frame's case-category detections to candidates; fire after N hits within T s."""
+
+    def __init__(self, taxonomy: Taxonomy, cfg: PersistenceSettings, model_version: str,
+                 min_frames: int | None = None):
+        self.taxonomy = taxonomy
+        self.cfg = cfg
+        self.min_frames = min_frames or cfg.min_frames
+        self.model_version = model_version
+        self._candidates: dict[str, list[_Candidate]] = {}
+
+    def _categories(self, detections: Detections) -> list[str | None]:
+        return [self.taxonomy.category_of(str(n)) for n in detections.class_name]
+
+    def update(self, frame: Frame, detections: Detections) -> list[Event]:
+        now = frame.timestamp
+        cats = self._categories(detections)
+        cands = self._candidates.setdefault(frame.source_id, [])
+        # forget candidates not seen within the window
+        cands[:] = [c for c in cands if (now - c.hits[-1]).total_seconds() <= self.cfg.window_s]
+        events: list[Event] = []
+        used: set[int] = set()
+        order = np.argsort(-detections.confidence)
+        for i in order:
+            cat = cats[i]
+            if cat is None:
+                continue
+            box = detections.xyxy[i]
+            same = [c for c in cands if c.category == cat and id(c) not in used]
+            best, best_iou = None, self.cfg.iou_match
+            if same:
+                ious = iou(box[None, :], np.stack([c.box for c in same]))[0]
+                j = int(np.argmax(ious))
+                if ious[j] >= best_iou:
+                    best = same[j]
+            if best is None:
+                best = _Candidate(category=cat, class_name=str(detections.class_name[i]), box=box)
+                cands.append(best)
+            used.add(id(best))
+            best.box = box
+            best.hits.append(now)
+            conf = float(detections.confidence[i])
+            best.confidences.append(conf)
+            if conf > best.best_conf:
+                best.best_conf, best.best_frame, best.best_detections, best.best_index = conf, frame, detections, int(i)
+            recent = [t for t in best.hits if (now - t).total_seconds() <= self.cfg.window_s]
+            if not best.fired and len(recent) >= self.min_frames:
+                best.fired = True
+                events.append(self._event(best))
+        return events
+
+    def _event(self, c: _Candidate) -> Event:
+        assert c.best_frame is not None and c.best_detections is not None
+        frame, dets, i = c.best_frame, c.best_detections, c.best_index
+        snapshot = annotate(frame.image, dets, self._categories(dets), highlight=i)
+        x1, y1, x2, y2 = (float(v) for v in dets.xyxy[i])
+        return Event(
+            category=c.category,
+            class_name=c.class_name,
+            source_id=frame.source_id,
+            start=c.hits[0],
+            end=c.hits[-1],
+            bbox=(x1, y1, x2, y2),
+            confidence=min(1.0, max(0.0, c.best_conf)),
+            mean_confidence=float(np.mean(c.confidences)),
+            frames_seen=len(c.hits),
+            model_version=self.model_version,
+            evidence=(EvidenceImage(snapshot, "snapshot"), EvidenceImage(crop(frame.image, dets.xyxy[i]), "crop")),
+            geo=frame.geo,
+            uri=frame.uri,
+        )

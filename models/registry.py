@@ -1,0 +1,155 @@
+"""The model registry: detector versions with stage, metrics, dataset hash and lineage.
+
+On disk, under `<data_dir>/models/`:
+    registry.json                 {"versions": {<version>: ModelVersion as JSON}}
+    <version>/model.pt            the PyTorch weights
+    <version>/model.onnx          the ONNX export (made on first CPU use, or by `cityeye models export`)
+
+The bundled default model (`models/default/<version>/` in the package) is registered as `production`
+the first time a registry is opened with no production version, so a fresh install has a model.
+Promotion is gated: no category's mAP50 may drop more than `margin` against production.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BUNDLED_DIR = Path(__file__).with_name("default")
+Stage = Literal["candidate", "production", "archived"]
+
+
+class RegistryError(ValueError):
+    """Unknown version, refused promotion, or a broken registry file."""
+
+
+class PromotionRefused(RegistryError):
+    """The candidate is worse than production on some category by more than the margin."""
+
+
+class ModelVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    stage: Stage = "candidate"
+    classes: list[str]
+    imgsz: int = Field(default=320, ge=32, le=4096)
+    metrics: dict[str, float] = Field(default_factory=dict, description="e.g. mAP50/<class>, mAP50/all")
+    dataset: str = ""
+    dataset_hash: str = ""
+    parent: str | None = None
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    promoted_at: str | None = None
+    notes: str = ""
+
+
+class Registry:
+    def __init__(self, root: Path, bundled_dir: Path = BUNDLED_DIR):
+        self.root = Path(root)
+        self.bundled_dir = bundled_dir
+        self.index = self.root / "registry.json"
+
+    # ---- persistence --------------------------------------------------------------------------
+    def _load(self) -> dict[str, ModelVersion]:
+        if not self.index.is_file():
+            return {}
+        try:
+            raw = json.loads(self.index.read_text(encoding="utf-8"))
+            return {k: ModelVersion.model_validate(v) for k, v in raw["versions"].items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RegistryError(f"{self.index}: unreadable registry ({exc})") from exc
+
+    def _save(self, versions: dict[str, ModelVersion]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = {"versions": {k: v.model_dump() for k, v in versions.items()}}
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".registry.", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, ensure_ascii=False)
+        os.replace(tmp, self.index)
+
+    def _ensure_bundled(self, versions: dict[str, ModelVersion]) -> dict[str, ModelVersion]:
+        if any(v.stage == "production" for v in versions.values()):
+            return versions
+        for meta in sorted(self.bundled_dir.glob("*/meta.json")):
+            mv = ModelVersion.model_validate_json(meta.read_text(encoding="utf-8"))
+            if mv.version in versions:
+                continue
+            dst = self.root / mv.version
+            dst.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(meta.parent / "model.pt", dst / "model.pt")
+            mv.stage = "production"
+            mv.promoted_at = mv.promoted_at or datetime.now(UTC).isoformat(timespec="seconds")
+            versions[mv.version] = mv
+            self._save(versions)
+            break
+        return versions
+
+    # ---- queries ------------------------------------------------------------------------------
+    def versions(self) -> list[ModelVersion]:
+        return sorted(self._ensure_bundled(self._load()).values(), key=lambda v: v.created_at)
+
+    def get(self, version: str) -> ModelVersion:
+        versions = self._ensure_bundled(self._load())
+        if version == "production":
+            prod = [v for v in versions.values() if v.stage == "production"]
+            if not prod:
+                raise RegistryError("no production model: register one and promote it")
+            return prod[0]
+        if version not in versions:
+            raise RegistryError(f"model version {version!r} not found; known: {sorted(versions)}")
+        return versions[version]
+
+    def weights(self, version: str, fmt: Literal["pt", "onnx"] = "pt") -> Path:
+        mv = self.get(version)
+        return self.root / mv.version / f"model.{fmt}"
+
+    # ---- changes ------------------------------------------------------------------------------
+    def register(self, weights: Path, mv: ModelVersion) -> ModelVersion:
+        versions = self._ensure_bundled(self._load())
+        if mv.version in versions:
+            raise RegistryError(f"model version {mv.version!r} exists already; versions are immutable")
+        if not weights.is_file():
+            raise RegistryError(f"{weights}: weights file not found")
+        dst = self.root / mv.version
+        dst.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(weights, dst / "model.pt")
+        mv = mv.model_copy(update={"stage": "candidate"})
+        versions[mv.version] = mv
+        self._save(versions)
+        return mv
+
+    def promote(self, version: str, margin: float = 0.02, force: bool = False) -> ModelVersion:
+        versions = self._ensure_bundled(self._load())
+        cand = self.get(version)
+        prod = next((v for v in versions.values() if v.stage == "production"), None)
+        if prod is not None and prod.version != cand.version and not force:
+            drops = gate(cand, prod, margin)
+            if drops:
+                raise PromotionRefused(f"promotion of {version} refused: " + "; ".join(drops))
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for v in versions.values():
+            if v.stage == "production" and v.version != cand.version:
+                v.stage = "archived"
+        versions[cand.version] = cand.model_copy(update={"stage": "production", "promoted_at": now})
+        self._save(versions)
+        return versions[cand.version]
+
+
+def gate(candidate: ModelVersion, production: ModelVersion, margin: float) -> list[str]:
+    """Per-category mAP50 drops larger than `margin` (same frozen val set assumed); empty = may promote."""
+    drops = []
+    for key, prod_value in sorted(production.metrics.items()):
+        if not key.startswith("mAP50/"):
+            continue
+        cand_value = candidate.metrics.get(key)
+        if cand_value is None:
+            drops.append(f"{key} missing for the candidate")
+        elif cand_value < prod_value - margin:
+            drops.append(f"{key} {cand_value:.3f} < production {prod_value:.3f} - margin {margin:.3f}")
+    return drops
