@@ -97,6 +97,81 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    _offline(settings)
+    from training.evaluate import evaluate, registry_metrics
+
+    weights = _weights(args.model, settings)
+    dataset = _dataset_dir(args.dataset, settings)
+    out = Path(args.out) if args.out else settings.data_dir / "reports" / f"{weights.parent.name}-{dataset.name}"
+    results = evaluate(weights, dataset, out, imgsz=args.imgsz, conf=args.conf, device=args.device)
+    for r in results:
+        o = r.overall
+        print(f"{r.name:<24} images {r.images:>5}  P {o['P']:.3f}  R {o['R']:.3f}  "
+              f"mAP50 {o['mAP50']:.3f}  mAP50-95 {o['mAP50-95']:.3f}")
+    print(f"report: {out / 'report.md'}")
+    if args.register:
+        from datasets.build import load_manifest
+        from models.registry import ModelVersion, Registry
+
+        m = load_manifest(dataset)
+        mv = Registry(settings.models_dir).register(weights, ModelVersion(
+            version=args.register, classes=m["classes"], imgsz=args.imgsz, metrics=registry_metrics(results),
+            dataset=m["name"], dataset_hash=m["hash"], parent=args.parent))
+        print(f"registered {mv.version} as {mv.stage}")
+    return 0
+
+
+def _weights(spec: str, settings: Settings) -> Path:
+    """A weights file: a path, or a registry version name."""
+    p = Path(spec)
+    if p.suffix in {".pt", ".onnx"}:
+        if not p.is_file():
+            raise UserError(f"{p}: model file not found")
+        return p
+    from models.registry import Registry
+
+    return Registry(settings.models_dir).weights(spec, "pt")
+
+
+# ---- models -------------------------------------------------------------------------------------------
+def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import Registry
+
+    print(f"{'version':<24}{'stage':<12}{'mAP50/all':>10}  {'dataset':<20}{'parent':<16}created")
+    for v in Registry(settings.models_dir).versions():
+        print(f"{v.version:<24}{v.stage:<12}{v.metrics.get('mAP50/all', float('nan')):>10.3f}  "
+              f"{v.dataset:<20}{v.parent or '-':<16}{v.created_at}")
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import Registry
+
+    print(Registry(settings.models_dir).get(args.version).model_dump_json(indent=2))
+    return 0
+
+
+def cmd_models_promote(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import Registry
+
+    mv = Registry(settings.models_dir).promote(args.version, margin=args.margin, force=args.force)
+    print(f"{mv.version} is now production")
+    return 0
+
+
+def cmd_models_export(args: argparse.Namespace, settings: Settings) -> int:
+    _offline(settings)
+    from inference.detector import export_onnx
+    from models.registry import Registry
+
+    reg = Registry(settings.models_dir)
+    mv = reg.get(args.version)
+    out = export_onnx(reg.weights(mv.version, "pt"), args.imgsz or mv.imgsz, reg.weights(mv.version, "onnx"))
+    print(f"exported {mv.version} to {out}")
+    return 0
+
+
 # ---- config -------------------------------------------------------------------------------------------
 def cmd_validate_config(args: argparse.Namespace, settings: Settings) -> int:
     try:
@@ -146,6 +221,32 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-cache", action="store_true", help="decode images from disk every epoch")
     t.add_argument("--resume", action="store_true", help="continue the run's last.pt")
     t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="per-class/per-source/per-size metrics and a report for a model")
+    e.add_argument("dataset", help="dataset version name or folder")
+    e.add_argument("--model", default="production", help="registry version or weights file")
+    e.add_argument("--imgsz", type=int, default=320)
+    e.add_argument("--conf", type=float, default=0.25, help="confidence for recall by object size")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--out", help="report folder (default <data>/reports/<model>-<dataset>)")
+    e.add_argument("--register", metavar="VERSION", help="also register the weights as this candidate version")
+    e.add_argument("--parent", help="parent version (lineage) when registering")
+    e.set_defaults(func=cmd_evaluate)
+
+    m = sub.add_parser("models", help="the model registry").add_subparsers(dest="models_cmd", required=True)
+    m.add_parser("list", help="versions, stages and headline metrics").set_defaults(func=cmd_models_list)
+    ms = m.add_parser("show", help="one version as JSON")
+    ms.add_argument("version")
+    ms.set_defaults(func=cmd_models_show)
+    mp = m.add_parser("promote", help="make a candidate production (gated per category)")
+    mp.add_argument("version")
+    mp.add_argument("--margin", type=float, default=0.02, help="largest allowed mAP50 drop per category")
+    mp.add_argument("--force", action="store_true", help="skip the gate (recorded in the registry)")
+    mp.set_defaults(func=cmd_models_promote)
+    mx = m.add_parser("export", help="export a version to ONNX (dynamic batch, simplified)")
+    mx.add_argument("version")
+    mx.add_argument("--imgsz", type=int)
+    mx.set_defaults(func=cmd_models_export)
     return p
 
 
