@@ -276,6 +276,16 @@ class _Canvas:
         region = self.image[iy1:iy2, ix1:ix2].astype(np.float32)
         self.image[iy1:iy2, ix1:ix2] = (region * (1.0 - strength * a)[:, :, None]).astype(np.uint8)
 
+    def warp(self, m: np.ndarray) -> None:
+        """Apply a homography to the image and every label mask (boxes follow the warped pixels)."""
+        size = (self.w, self.h)
+        self.image = cv2.warpPerspective(
+            self.image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        )
+        for label in self.labels:
+            warped = cv2.warpPerspective(label.mask.astype(np.uint8), m, size, flags=cv2.INTER_NEAREST)
+            label.mask = warped > 0
+
     def objects(self) -> tuple[SceneObject, ...]:
         """Tight boxes of what is still visible; objects mostly hidden by later pastes are dropped."""
         out: list[SceneObject] = []
@@ -317,6 +327,15 @@ def _stall_street(rng: Rng, w: float, h: float) -> tuple[_Patch, dict[str, objec
                 c1 if k % 2 else (235, 235, 235),
             )
             p.sector((xa + xb) / 2, bot, (xb - xa) / 2, 0.04 * h, 0, 180, c1 if k % 2 else (235, 235, 235))
+    person = rng.random() < 0.45
+    if person:  # the vendor stands behind the table
+        px = _u(rng, 0.2, 0.8) * w
+        skin, shirt = _jitter(rng, (120, 160, 200), 15), _jitter(rng, _pick(rng, _BRIGHT), 30)
+        head = 0.05 * h
+        p.circle(px, 0.33 * h, head, skin)
+        p.circle(px, 0.33 * h - head * 0.4, head * 0.9, _jitter(rng, (30, 30, 35), 8))
+        p.circle(px, 0.33 * h + head * 0.15, head * 0.85, skin)
+        p.rect(px - 0.07 * w, 0.33 * h + head, px + 0.07 * w, table_top + 0.05 * h, shirt)
     cloth = _pick(rng, ((200, 200, 200), (60, 90, 140), (40, 40, 160), (140, 100, 60)))
     p.rect(tx1, table_top, tx2, table_top + table_h, cloth)
     if rng.random() < 0.5:
@@ -327,13 +346,6 @@ def _stall_street(rng: Rng, w: float, h: float) -> tuple[_Patch, dict[str, objec
     for _ in range(_i(rng, 6, 22)):
         gx, gr = _u(rng, tx1 + 2, tx2 - 2), max(1.0, _u(rng, 0.015, 0.045) * w)
         p.circle(gx, table_top - gr * 0.6, gr, _jitter(rng, _pick(rng, _BRIGHT), 25))
-    person = rng.random() < 0.45
-    if person:
-        px = _u(rng, 0.2, 0.8) * w
-        skin, shirt = _jitter(rng, (120, 160, 200), 15), _jitter(rng, _pick(rng, _BRIGHT), 30)
-        head = 0.05 * h
-        p.circle(px, 0.33 * h, head, skin)
-        p.rect(px - 0.07 * w, 0.33 * h + head, px + 0.07 * w, table_top + 0.05 * h, shirt)
     p.grain(rng, 6)
     return p, {"kind": kind, "person": person}
 
@@ -396,11 +408,12 @@ def _garbage_pile(rng: Rng, w: float, h: float, aerial: bool = False) -> tuple[_
     items.sort(key=lambda it: it[0])
     for y, x, rx, ry, bag in items:
         if bag:
-            color = _jitter(rng, _pick(rng, _BAG), 10)
-            pts = _blob(rng, x, y, rx, ry * _u(rng, 0.7, 1.0), n=_i(rng, 8, 12), rough=0.18)
-            p.poly(pts, color)
-            hi = _scale(color, 1.5) if sum(color) < 200 else _scale(color, 0.8)
-            p.line((x - rx * 0.4, y - ry * 0.3), (x, y - ry * 0.55), hi, max(1, rx * 0.15))
+            _bag(rng, p, x, y, rx, ry * _u(rng, 0.7, 1.0))
+        elif rng.random() < 0.35:  # a flattened or crushed carton
+            color = _jitter(rng, (80, 135, 175), 15)
+            box = cv2.boxPoints(((x, y), (rx * _u(rng, 1.5, 2.6), ry * _u(rng, 0.9, 1.6)), _u(rng, -40, 40)))
+            p.poly(box, color)
+            p.line(tuple(box[0]), tuple(box[2]), _scale(color, 0.7), 1)
         else:
             color = _jitter(rng, _pick(rng, _DEBRIS), 15)
             p.poly(_blob(rng, x, y, rx * _u(rng, 0.8, 1.8), ry * 0.7, n=_i(rng, 3, 6), rough=0.45), color)
@@ -408,6 +421,24 @@ def _garbage_pile(rng: Rng, w: float, h: float, aerial: bool = False) -> tuple[_
     if aerial:
         p = p.rotated(_u(rng, 0, 180))
     return p, {"items": n}
+
+
+def _bag(rng: Rng, p: _Patch, x: float, y: float, rx: float, ry: float) -> None:
+    """A tied plastic bag: lumpy body, darker underside, a knot on top and a sheen line."""
+    color = _jitter(rng, _pick(rng, _BAG), 10)
+    p.poly(_blob(rng, x, y, rx, ry, n=_i(rng, 8, 12), rough=0.18), color)
+    p.sector(x, y + ry * 0.1, rx * 0.9, ry * 0.8, 10, 170, _scale(color, 0.75))
+    knot = np.array(
+        [
+            [x - rx * 0.18, y - ry * 0.8],
+            [x + rx * 0.18, y - ry * 0.8],
+            [x + rx * 0.05, y - ry * 1.2],
+            [x - rx * 0.25, y - ry * 1.25],
+        ]
+    )
+    p.poly(knot, _scale(color, 0.9))
+    hi = _scale(color, 1.6) if sum(color) < 200 else _scale(color, 0.82)
+    p.line((x - rx * 0.5, y - ry * 0.2), (x - rx * 0.1, y - ry * 0.6), hi, max(1, rx * 0.12))
 
 
 def _garbage_bin(rng: Rng, w: float, h: float, color_name: str) -> _Patch:
@@ -756,7 +787,7 @@ def _place_bin(rng: Rng, canvas: _Canvas, bw: float, yb: float, overflow: bool) 
 
 
 def _street_scene(rng: Rng, w: int, h: int) -> _Canvas:
-    zoom = float(math.exp(_u(rng, math.log(0.3), math.log(2.0)))) * w / 640.0
+    zoom = float(math.exp(_u(rng, math.log(0.22), math.log(2.0)))) * w / 640.0
     img, layout = _street_background(rng, w, h, zoom)
     canvas = _Canvas(img)
     for _ in range(_i(rng, 1, 4 if zoom > 1 else 7)):
@@ -768,7 +799,25 @@ def _street_scene(rng: Rng, w: int, h: int) -> _Canvas:
     for yb, kind in sorted(ground):
         _place_street_ground(rng, canvas, layout, kind, yb)
     _building_shadow(rng, canvas.image, layout)
+    if rng.random() < 0.7:
+        canvas.warp(_keystone(rng, w, h))
     return canvas
+
+
+def _keystone(rng: Rng, w: int, h: int) -> np.ndarray:
+    """A mild perspective (camera yaw/pitch) homography whose output is fully covered by the source image."""
+    inset = [(_u(rng, 0, 0.1) * w, _u(rng, 0, 0.08) * h) for _ in range(4)]
+    src = np.array(
+        [
+            [inset[0][0], inset[0][1]],
+            [w - 1 - inset[1][0], inset[1][1]],
+            [w - 1 - inset[2][0], h - 1 - inset[2][1]],
+            [inset[3][0], h - 1 - inset[3][1]],
+        ],
+        np.float32,
+    )
+    dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+    return cv2.getPerspectiveTransform(src, dst)
 
 
 def _building_shadow(rng: Rng, img: np.ndarray, layout: _StreetLayout) -> None:
@@ -940,7 +989,7 @@ def _photometric(rng: Rng, img: np.ndarray, strong: bool = True) -> np.ndarray:
     h, w = img.shape[:2]
     f: np.ndarray = img.astype(np.float32)
     gain = _u(rng, 0.65, 1.25) if strong else 1.0
-    cast = np.array([_u(rng, 0.9, 1.1) for _ in range(3)], np.float32) if strong else np.ones(3, np.float32)
+    cast = np.array([_u(rng, 0.94, 1.06) for _ in range(3)], np.float32) if strong else np.ones(3, np.float32)
     gx = np.linspace(-1, 1, w, dtype=np.float32)[None, :] * _u(rng, -0.2, 0.2)
     gy = np.linspace(-1, 1, h, dtype=np.float32)[:, None] * _u(rng, -0.15, 0.15)
     f = f * (gain * (1.0 + gx + gy))[:, :, None] * cast[None, None, :]
@@ -1149,9 +1198,9 @@ def default_timeline(
     def box(cx: float, bottom: float, bw: float, bh: float) -> tuple[float, float, float, float]:
         return (cx - bw / 2, bottom - bh, cx + bw / 2, bottom)
 
-    sw = 130 * z * depth
+    sw = 110 * z * depth
     gw = 100 * z * depth
-    sign_w, sign_h = 180 * z, 50 * z
+    sign_w, sign_h = 150 * z, 45 * z
     sign_y = layout.shop_band[0] + sign_h / 2
     items = [
         TimelineItem(
@@ -1170,7 +1219,7 @@ def default_timeline(
         ),
         TimelineItem(
             "signboard",
-            (0.6 * w, sign_y - sign_h / 2, 0.6 * w + sign_w, sign_y + sign_h / 2),
+            (0.45 * w, sign_y - sign_h / 2, 0.45 * w + sign_w, sign_y + sign_h / 2),
             0.0,
             None,
             {
@@ -1186,7 +1235,7 @@ def default_timeline(
     items.append(
         TimelineItem(
             "stall",
-            box(0.85 * w, ground, sw * 0.8, sw * 0.9),
+            box(0.87 * w, ground, sw * 0.7, sw * 0.8),
             t0,
             round(t0 + _u(rng, 0.8, 1.5), 2),
             {"seed": int(rng.integers(1 << 30)), "transient": True},
