@@ -91,7 +91,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         base = base_checkpoint_from_legacy(Path(args.legacy), load_manifest(dataset)["classes"],
                                            runs / f"{args.name}-base.pt")
     cfg = TrainConfig(dataset=dataset, base=base, runs_dir=runs, name=args.name, epochs=args.epochs,
-                      imgsz=args.imgsz, batch=args.batch, device=args.device, cache=not args.no_cache)
+                      imgsz=args.imgsz, batch=args.batch, device=args.device, cache=not args.no_cache,
+                      threads=args.threads)
     out = train(cfg, resume=args.resume)
     print(f"training run written to {out}")
     return 0
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--device", default="cpu")
     t.add_argument("--no-cache", action="store_true", help="decode images from disk every epoch")
+    t.add_argument("--threads", type=int, default=0, help="CPU threads (default: cores - 1)")
     t.add_argument("--resume", action="store_true", help="continue the run's last.pt")
     t.set_defaults(func=cmd_train)
 

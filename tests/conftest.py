@@ -28,3 +28,37 @@ def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
     return d
+
+
+CLASSES = ["stall", "garbage", "garbage_bin", "signboard", "construction"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(session_data_dir: Path) -> Path:
+    """A real detector: 1 epoch at 64 px on a few synthetic scenes, from a legacy YOLOv5 checkpoint.
+
+    It is weak (it has seen 12 images), so tests that need detections lower the confidence threshold;
+    what they exercise is the real load → predict → Detections → events → cases path.
+    """
+    import yaml
+
+    from datasets.synthetic import write_yolo_dataset
+    from tests.test_models.legacy_factory import write_legacy_checkpoint
+    from training.base import base_checkpoint_from_legacy
+
+    root = session_data_dir / "tiny"
+    ds = root / "ds"
+    write_yolo_dataset(ds, n_train=8, n_val=4, seed=1, size=(320, 240), class_names=tuple(CLASSES))
+    (ds / "data.yaml").write_text(yaml.safe_dump({"path": str(ds), "train": "images/train", "val": "images/val",
+                                                  "names": dict(enumerate(CLASSES))}))
+    legacy = root / "legacy-yolov5n.pt"
+    write_legacy_checkpoint(legacy)
+    base = base_checkpoint_from_legacy(legacy, CLASSES, root / "base.pt")
+    from ultralytics import YOLO
+
+    YOLO(str(base)).train(data=str(ds / "data.yaml"), epochs=1, imgsz=64, batch=4, workers=0, device="cpu",
+                          project=str(root / "runs"), name="tiny", exist_ok=True, plots=False, verbose=False,
+                          amp=False, seed=0)
+    best = root / "runs" / "tiny" / "weights" / "best.pt"
+    assert best.is_file()
+    return best

@@ -36,6 +36,7 @@ class TrainConfig:
     patience: int = 50
     seed: int = 0
     cache: bool = True
+    threads: int = 0  # torch CPU threads; 0 = ultralytics' default (cores - 1)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,6 +48,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Fine-tune (or resume) and return the run folder. Ultralytics must be configured offline first."""
     from ultralytics import YOLO
 
+    if cfg.threads:
+        # ultralytics resets torch's thread count to (cores - 1) when it picks the device
+        import ultralytics.utils.torch_utils as tu
+
+        tu.NUM_THREADS = cfg.threads
     out = run_dir(cfg)
     last = out / "weights" / "last.pt"
     manifest = load_manifest(cfg.dataset)
