@@ -1,0 +1,71 @@
+"""The FastAPI app: wires settings, the case service, the routers and the domain-error → HTTP mapping.
+
+Run with `uvicorn --factory api.main:create_app`. The API never loads a model: it reads the case store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+import cityeye
+from api.routes import cases, health
+from cases.db import make_engine, migrate, session_factory
+from cases.errors import CaseNotFound, EvidenceNotFound, InvalidFilter
+from cases.service import CaseService
+from cityeye.config import Settings, load_settings
+from models.taxonomy import load_taxonomy
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API app for `settings` (default: env vars / $CITYEYE_CONFIG). Migrates the database on startup."""
+    settings = settings if settings is not None else load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        try:
+            migrate(settings, engine)
+            taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
+            app.state.case_service = CaseService(session_factory(engine), settings, taxonomy)
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="cityeye",
+        version=cityeye.__version__,
+        summary="City-management cases found by street cameras and drone surveys",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(health.router)
+    app.include_router(cases.router)
+    _add_exception_handlers(app)
+    return app
+
+
+def _add_exception_handlers(app: FastAPI) -> None:
+    """Domain errors → HTTP errors, in this one place."""
+
+    @app.exception_handler(CaseNotFound)
+    async def case_not_found(_request: Request, exc: CaseNotFound) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+
+    @app.exception_handler(EvidenceNotFound)
+    async def evidence_not_found(_request: Request, exc: EvidenceNotFound) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+
+    @app.exception_handler(InvalidFilter)
+    async def invalid_filter(_request: Request, exc: InvalidFilter) -> JSONResponse:
+        # Same shape as FastAPI's own validation errors, so clients handle one format.
+        detail = [
+            {"type": "value_error", "loc": ["query", exc.field], "msg": exc.message, "input": exc.value}
+        ]
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=jsonable_encoder({"detail": detail})
+        )

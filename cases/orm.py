@@ -1,0 +1,157 @@
+"""The case store's tables (SQLAlchemy 2 typed declarative). The schema itself is made by the migrations.
+
+Datetimes are timezone-aware in Python and stored as UTC (`UTCDateTime`): SQLite keeps naive UTC text,
+Postgres a `timestamptz`; both read back as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from cases.status import CaseStatus
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC; naive datetimes are refused rather than guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} refused: use timezone-aware datetimes (UTC)"
+            )
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Case(Base):
+    """One real-world problem, however many observations (events) of it there are."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=CaseStatus.DETECTED.value)
+    code: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(255))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime] = mapped_column(index=True)
+    max_confidence: Mapped[float] = mapped_column(Float)
+    observation_count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer)
+
+    observations: Mapped[list[Observation]] = relationship(
+        back_populates="case", order_by="Observation.id", lazy="raise_on_sql"
+    )
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="case", order_by="Evidence.n", lazy="raise_on_sql"
+    )
+
+    __mapper_args__: dict[str, Any] = {"version_id_col": version}
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """The last box in `source_id`'s pixels, xyxy."""
+        return (self.x1, self.y1, self.x2, self.y2)
+
+    def __repr__(self) -> str:
+        return f"Case(id={self.id}, category={self.category!r}, status={self.status!r})"
+
+
+class Observation(Base):
+    """One ingested `Event`; `event_id` is unique, which makes ingestion idempotent."""
+
+    __tablename__ = "observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    source_id: Mapped[str] = mapped_column(String(255))
+    class_name: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    confidence: Mapped[float] = mapped_column(Float)
+    mean_confidence: Mapped[float] = mapped_column(Float)
+    frames_seen: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(128))
+    uri: Mapped[str] = mapped_column(String(2048), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="observations", lazy="raise_on_sql")
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+
+class Evidence(Base):
+    """An evidence image of a case: `<evidence_dir>/<path>`, `n` numbering a case's images from 1."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (UniqueConstraint("case_id", "n"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id", ondelete="CASCADE"), index=True)
+    n: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(1024))
+    content_type: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="evidence", lazy="raise_on_sql")
