@@ -161,7 +161,7 @@ def format_errors(exc: ValidationError, model: type[BaseModel] = Settings) -> li
         path = ".".join(str(p) for p in loc) or "<root>"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            near = difflib.get_close_matches(str(loc[-1]), _known_keys(model, loc), n=1)
+            near = difflib.get_close_matches(str(loc[-1]), _known_keys(model, loc), n=1, cutoff=0.5)
             msg = "unknown key" + (f" (did you mean '{near[0]}'?)" if near else "")
         lines.append(f"{path}: {msg}")
     return lines

@@ -111,5 +111,4 @@ class FilePipeline:
                             fr.case_ids.append(outcome.case_id)
         except MediaError as exc:
             fr.error = str(exc)
-            log.warning("%s", exc)
         return fr

@@ -33,10 +33,15 @@ def configure_ultralytics(data_dir: Path) -> Path:
     Returns ultralytics' own settings folder (`<data_dir>/ultralytics/Ultralytics`).
     """
     root = (Path(data_dir) / "ultralytics").resolve()
+    if "ultralytics" in sys.modules and os.environ.get("YOLO_CONFIG_DIR"):
+        # ultralytics reads its config dir once, at import: a process keeps the first data dir's
+        # settings folder (the offline switches are already in force from that first call)
+        first = Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics"
+        if os.environ.get("YOLO_OFFLINE") == "1":
+            return first
+        raise RuntimeError("ultralytics was imported before configure_ultralytics(); it may go online")
     user_dir = root / "Ultralytics"  # ultralytics appends this to YOLO_CONFIG_DIR
     user_dir.mkdir(parents=True, exist_ok=True)
-    if "ultralytics" in sys.modules and os.environ.get("YOLO_CONFIG_DIR") != str(root):
-        raise RuntimeError("configure_ultralytics() must run before ultralytics is first imported")
     os.environ["YOLO_CONFIG_DIR"] = str(root)
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "False"
