@@ -9,8 +9,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cityeye.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # heavy imports stay inside the commands that need them
+    from cases.service import CaseService
+    from inference.pipeline import PipelineReport
+    from models.taxonomy import Taxonomy
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 DEFAULT_LEGACY = Path("../shared/pretrained/yolov5n.pt")
@@ -36,7 +42,7 @@ def _offline(settings: Settings) -> None:
 
 
 # ---- detection, demo, API ---------------------------------------------------------------------------------
-def _case_service(settings: Settings):  # type: ignore[no-untyped-def]
+def _case_service(settings: Settings) -> tuple[CaseService, Taxonomy]:
     from cases.db import make_engine, migrate, session_factory
     from cases.service import CaseService
     from models.taxonomy import load_taxonomy
@@ -48,7 +54,7 @@ def _case_service(settings: Settings):  # type: ignore[no-untyped-def]
     return CaseService(session_factory(engine), settings, taxonomy), taxonomy
 
 
-def _run_pipeline(path: Path, settings: Settings, quiet: bool = False):  # type: ignore[no-untyped-def]
+def _run_pipeline(path: Path, settings: Settings, quiet: bool = False) -> tuple[PipelineReport, CaseService, Taxonomy]:
     from inference.detector import Detector
     from inference.pipeline import FilePipeline, FileReport
     from inference.sources import list_media
@@ -64,14 +70,16 @@ def _run_pipeline(path: Path, settings: Settings, quiet: bool = False):  # type:
         if fr.error:
             print(f"cityeye: error: {fr.error}", file=sys.stderr)
         elif not quiet:
-            print(f"  {fr.path.name}: {fr.frames} frames, {fr.detections} detections, {fr.events} events, "
-                  f"{fr.cases_created} new cases, {fr.cases_merged} merged, {fr.duplicates} duplicates")
+            print(
+                f"  {fr.path.name}: {fr.frames} frames, {fr.detections} detections, {fr.events} events, "
+                f"{fr.cases_created} new cases, {fr.cases_merged} merged, {fr.duplicates} duplicates"
+            )
 
     pipeline = FilePipeline(detector, taxonomy, settings.persistence, service.ingest, batch=settings.detector.batch)
     return pipeline.run(path, on_file=on_file), service, taxonomy
 
 
-def _print_cases(service, taxonomy, case_ids: list[int] | None = None) -> None:  # type: ignore[no-untyped-def]
+def _print_cases(service: CaseService, taxonomy: Taxonomy, case_ids: list[int] | None = None) -> None:
     if case_ids is None:
         rows = service.list_cases().items
     else:
@@ -79,16 +87,20 @@ def _print_cases(service, taxonomy, case_ids: list[int] | None = None) -> None: 
     print(f"{'case':>5}  {'category':<22}{'类别':<8}{'status':<11}{'obs':>4}{'conf':>6}  source")
     for c in sorted(rows, key=lambda c: c.id):
         cat = taxonomy.categories.get(c.category)
-        print(f"{c.id:>5}  {c.category:<22}{cat.name_zh if cat else '':<8}{c.status:<11}{c.observation_count:>4}"
-              f"{c.max_confidence:>6.2f}  {c.source_id}")
+        print(
+            f"{c.id:>5}  {c.category:<22}{cat.name_zh if cat else '':<8}{c.status:<11}{c.observation_count:>4}"
+            f"{c.max_confidence:>6.2f}  {c.source_id}"
+        )
     print(f"{len(rows)} cases")
 
 
 def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
     report, service, taxonomy = _run_pipeline(Path(args.path), settings)
     ids = sorted({i for f in report.files for i in f.case_ids})
-    print(f"{len(report.files)} files, {report.total('frames')} frames, {report.total('events')} events, "
-          f"{report.total('cases_created')} new cases, {report.total('cases_merged')} merged")
+    print(
+        f"{len(report.files)} files, {report.total('frames')} frames, {report.total('events')} events, "
+        f"{report.total('cases_created')} new cases, {report.total('cases_merged')} merged"
+    )
     if ids:
         _print_cases(service, taxonomy, ids)
     return 1 if report.errors else 0
@@ -127,8 +139,13 @@ def cmd_datasets_build(args: argparse.Namespace, settings: Settings) -> int:
     from datasets.recipe import Recipe
 
     out = build_dataset(
-        args.name, settings.datasets_dir, Path(args.data_root), Recipe.load(args.recipe),
-        synthetic=(args.synthetic_train, args.synthetic_val), seed=args.seed, limit=args.limit,
+        args.name,
+        settings.datasets_dir,
+        Path(args.data_root),
+        Recipe.load(args.recipe),
+        synthetic=(args.synthetic_train, args.synthetic_val),
+        seed=args.seed,
+        limit=args.limit,
     )
     print(f"dataset version {args.name} written to {out}")
     return cmd_datasets_stats(argparse.Namespace(dataset=str(out)), settings)
@@ -161,6 +178,18 @@ def cmd_datasets_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---- training -----------------------------------------------------------------------------------------
+def _ultralytics_overrides(pairs: list[str]) -> dict[str, object]:
+    import yaml
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {pair!r}: expected KEY=VALUE (an ultralytics training argument)")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     _offline(settings)
     from training.base import base_checkpoint_from_legacy
@@ -174,11 +203,22 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError(f"{args.legacy}: legacy YOLOv5 checkpoint not found (pass --legacy or --base)")
         from datasets.build import load_manifest
 
-        base = base_checkpoint_from_legacy(Path(args.legacy), load_manifest(dataset)["classes"],
-                                           runs / f"{args.name}-base.pt")
-    cfg = TrainConfig(dataset=dataset, base=base, runs_dir=runs, name=args.name, epochs=args.epochs,
-                      imgsz=args.imgsz, batch=args.batch, device=args.device, cache=not args.no_cache,
-                      threads=args.threads)
+        base = base_checkpoint_from_legacy(
+            Path(args.legacy), load_manifest(dataset)["classes"], runs / f"{args.name}-base.pt"
+        )
+    cfg = TrainConfig(
+        dataset=dataset,
+        base=base,
+        runs_dir=runs,
+        name=args.name,
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        device=args.device,
+        cache=not args.no_cache,
+        threads=args.threads,
+        extra=_ultralytics_overrides(args.set),
+    )
     out = train(cfg, resume=args.resume)
     print(f"training run written to {out}")
     return 0
@@ -194,17 +234,28 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     results = evaluate(weights, dataset, out, imgsz=args.imgsz, conf=args.conf, device=args.device)
     for r in results:
         o = r.overall
-        print(f"{r.name:<24} images {r.images:>5}  P {o['P']:.3f}  R {o['R']:.3f}  "
-              f"mAP50 {o['mAP50']:.3f}  mAP50-95 {o['mAP50-95']:.3f}")
+        print(
+            f"{r.name:<24} images {r.images:>5}  P {o['P']:.3f}  R {o['R']:.3f}  "
+            f"mAP50 {o['mAP50']:.3f}  mAP50-95 {o['mAP50-95']:.3f}"
+        )
     print(f"report: {out / 'report.md'}")
     if args.register:
         from datasets.build import load_manifest
         from models.registry import ModelVersion, Registry
 
         m = load_manifest(dataset)
-        mv = Registry(settings.models_dir).register(weights, ModelVersion(
-            version=args.register, classes=m["classes"], imgsz=args.imgsz, metrics=registry_metrics(results),
-            dataset=m["name"], dataset_hash=m["hash"], parent=args.parent))
+        mv = Registry(settings.models_dir).register(
+            weights,
+            ModelVersion(
+                version=args.register,
+                classes=m["classes"],
+                imgsz=args.imgsz,
+                metrics=registry_metrics(results),
+                dataset=m["name"],
+                dataset_hash=m["hash"],
+                parent=args.parent,
+            ),
+        )
         print(f"registered {mv.version} as {mv.stage}")
     return 0
 
@@ -227,8 +278,10 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"{'version':<24}{'stage':<12}{'mAP50/all':>10}  {'dataset':<20}{'parent':<16}created")
     for v in Registry(settings.models_dir).versions():
-        print(f"{v.version:<24}{v.stage:<12}{v.metrics.get('mAP50/all', float('nan')):>10.3f}  "
-              f"{v.dataset:<20}{v.parent or '-':<16}{v.created_at}")
+        print(
+            f"{v.version:<24}{v.stage:<12}{v.metrics.get('mAP50/all', float('nan')):>10.3f}  "
+            f"{v.dataset:<20}{v.parent or '-':<16}{v.created_at}"
+        )
     return 0
 
 
@@ -320,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="cpu")
     t.add_argument("--no-cache", action="store_true", help="decode images from disk every epoch")
     t.add_argument("--threads", type=int, default=0, help="CPU threads (default: cores - 1)")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra ultralytics training argument, e.g. --set close_mosaic=3 (unknown keys rejected)",
+    )
     t.add_argument("--resume", action="store_true", help="continue the run's last.pt")
     t.set_defaults(func=cmd_train)
 

@@ -35,6 +35,7 @@ class DetectorSettings(_Strict):
     imgsz: int = Field(default=416, ge=32, le=4096, description="inference size in pixels (multiple of 32)")
     conf: float = Field(default=0.25, gt=0, lt=1, description="minimum detection confidence")
     iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold")
+    max_det: int = Field(default=100, ge=1, le=1000, description="most detections kept per frame")
     batch: int = Field(default=8, ge=1, le=256, description="frames per detector call")
     device: str = Field(default="cpu", description="'cpu' or a CUDA device such as '0'")
 

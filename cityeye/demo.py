@@ -32,14 +32,20 @@ def make_demo_media(out: Path, seed: int = 2026) -> DemoMedia:
     for i in range(4):
         p = out / f"street_{i}.jpg"
         if not p.exists():
-            cv2.imwrite(str(p), generate_scene("street", seed=seed + i, size=(960, 720)).image,
-                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+            cv2.imwrite(
+                str(p),
+                generate_scene("street", seed=seed + i, size=(960, 720)).image,
+                [cv2.IMWRITE_JPEG_QUALITY, 92],
+            )
         stills.append(p)
     for i in range(2):
         p = out / f"drone_{i}.jpg"
         if not p.exists():
-            cv2.imwrite(str(p), generate_scene("aerial", seed=seed + 100 + i, size=(960, 720)).image,
-                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+            cv2.imwrite(
+                str(p),
+                generate_scene("aerial", seed=seed + 100 + i, size=(960, 720)).image,
+                [cv2.IMWRITE_JPEG_QUALITY, 92],
+            )
         aerial.append(p)
     video = out / "street_camera.mp4"
     if not video.exists():

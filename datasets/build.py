@@ -1,12 +1,12 @@
 """Build a dataset version: a folder in the YOLO layout plus a manifest that says where every file came from.
 
-    <out>/<name>/
-        images/{train,val}/<source>__<file>.jpg     (real images are symlinked, crops are written)
-        labels/{train,val}/<source>__<file>.txt     (classes remapped to the model's classes)
-        val_<source>.txt                            (per-source validation lists, for per-source metrics)
-        images/val_closeup/, labels/val_closeup/    (crops of val images where one object fills the frame)
-        data.yaml                                   (what ultralytics trains on)
-        manifest.json                               (sources, licences, hashes, class counts, command)
+<out>/<name>/
+    images/{train,val}/<source>__<file>.jpg     (real images are symlinked, crops are written)
+    labels/{train,val}/<source>__<file>.txt     (classes remapped to the model's classes)
+    val_<source>.txt                            (per-source validation lists, for per-source metrics)
+    images/val_closeup/, labels/val_closeup/    (crops of val images where one object fills the frame)
+    data.yaml                                   (what ultralytics trains on)
+    manifest.json                               (sources, licences, hashes, class counts, command)
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class BuildStats:
     def add(self, split: str, source: str, names: list[str]) -> None:
         self.images[split] += 1
         self.boxes.setdefault(split, Counter()).update(names)
-        self.per_source.setdefault(source, Counter())[split] += 1  # type: ignore[index]
+        self.per_source.setdefault(source, Counter())[split] += 1
 
 
 def sha256_file(path: Path) -> str:
@@ -60,7 +60,9 @@ def _remap(boxes: list[YoloBox], src: SourceSpec, classes: list[str], where: Pat
     out = []
     for b in boxes:
         if not 0 <= b.class_id < len(src.names):
-            raise DatasetBuildError(f"{where}: class id {b.class_id} out of range for {len(src.names)} classes")
+            raise DatasetBuildError(
+                f"{where}: class id {b.class_id} out of range for {len(src.names)} classes"
+            )
         target = src.remap[src.names[b.class_id]]
         if target is not None:
             out.append(YoloBox(classes.index(target), b.cx, b.cy, b.w, b.h))
@@ -102,7 +104,7 @@ def closeup_crops(
         c = (int(ox), int(oy), int(min(w, ox + side)), int(min(h, oy + side)))
         kept = _crop_boxes(boxes, c, w, h)
         if kept:
-            crops.append((image[c[1]:c[3], c[0]:c[2]].copy(), kept))
+            crops.append((image[c[1] : c[3], c[0] : c[2]].copy(), kept))
     return crops
 
 
@@ -129,7 +131,9 @@ def build_dataset(
         raise DatasetBuildError(f"dataset name {name!r}: use letters, digits, '-', '_' and '.' only")
     out = out_root / name
     if out.exists():
-        raise DatasetBuildError(f"{out}: dataset version exists already; versions are immutable, pick a new name")
+        raise DatasetBuildError(
+            f"{out}: dataset version exists already; versions are immutable, pick a new name"
+        )
     tmp = out_root / f".{name}.building"
     shutil.rmtree(tmp, ignore_errors=True)
     rng = np.random.default_rng(seed)
@@ -138,8 +142,14 @@ def build_dataset(
     val_lists: dict[str, list[str]] = {}
     classes = recipe.classes
 
-    def emit(split: str, source: str, stem: str, boxes: list[YoloBox], image_src: Path | None = None,
-             image: np.ndarray | None = None) -> None:
+    def emit(
+        split: str,
+        source: str,
+        stem: str,
+        boxes: list[YoloBox],
+        image_src: Path | None = None,
+        image: np.ndarray | None = None,
+    ) -> None:
         img_dst = tmp / "images" / split / f"{source}__{stem}.jpg"
         if image_src is not None:
             _link(image_src, img_dst.with_suffix(image_src.suffix.lower()))
@@ -175,8 +185,13 @@ def build_dataset(
                     raise DatasetBuildError(f"{img_path}: unreadable image")
                 fill = (0.35, 0.9) if split == "train" else (0.6, 0.95)
                 for i, (crop, cboxes) in enumerate(closeup_crops(image, boxes, n_crops, rng, fill)):
-                    emit("train" if split == "train" else "val_closeup", key, f"{img_path.stem}_zoom{i}",
-                         cboxes, image=crop)
+                    emit(
+                        "train" if split == "train" else "val_closeup",
+                        key,
+                        f"{img_path.stem}_zoom{i}",
+                        cboxes,
+                        image=crop,
+                    )
 
     n_train, n_val = synthetic
     if n_train or n_val:
@@ -192,8 +207,12 @@ def build_dataset(
 
     for source, rels in val_lists.items():
         (tmp / f"val_{source}.txt").write_text("".join(f"./{r}\n" for r in rels), encoding="utf-8")
-    data_yaml = {"path": str(out.resolve()), "train": "images/train", "val": "images/val",
-                 "names": dict(enumerate(classes))}
+    data_yaml = {
+        "path": str(out.resolve()),
+        "train": "images/train",
+        "val": "images/val",
+        "names": dict(enumerate(classes)),
+    }
     (tmp / "data.yaml").write_text(yaml.safe_dump(data_yaml, sort_keys=False), encoding="utf-8")
     manifest = {
         "name": name,
@@ -201,8 +220,17 @@ def build_dataset(
         "command": " ".join(sys.argv),
         "seed": seed,
         "classes": classes,
-        "sources": {k: {"path": s.path, "licence": s.licence, "credit": s.credit, "view": s.view,
-                        "remap": s.remap, "zoom_crops": s.zoom_crops} for k, s in recipe.sources.items()},
+        "sources": {
+            k: {
+                "path": s.path,
+                "licence": s.licence,
+                "credit": s.credit,
+                "view": s.view,
+                "remap": s.remap,
+                "zoom_crops": s.zoom_crops,
+            }
+            for k, s in recipe.sources.items()
+        },
         "synthetic": {"train": n_train, "val": n_val},
         "images": dict(stats.images),
         "boxes": {k: dict(v) for k, v in stats.boxes.items()},

@@ -34,8 +34,10 @@ class Detections:
     names: Mapping[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4) if np.size(self.xyxy) else np.zeros(
-            (0, 4), np.float32
+        xyxy = (
+            np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
+            if np.size(self.xyxy)
+            else np.zeros((0, 4), np.float32)
         )
         object.__setattr__(self, "xyxy", xyxy)
         n = len(xyxy)
@@ -54,8 +56,12 @@ class Detections:
     # ---- construction -------------------------------------------------------------------------
     @classmethod
     def empty(cls, names: Mapping[int, str] | None = None) -> Detections:
-        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64),
-                   names=dict(names or {}))
+        return cls(
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int64),
+            names=dict(names or {}),
+        )
 
     @classmethod
     def from_ultralytics(cls, result: Any) -> Detections:

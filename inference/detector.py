@@ -8,6 +8,9 @@ the ONNX export gives the same boxes as PyTorch.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,17 +36,25 @@ class LoadedModel:
 
 
 def export_onnx(pt_path: Path, imgsz: int, out: Path | None = None) -> Path:
-    """Export `pt_path` to ONNX (dynamic batch and size, simplified); atomic: a half-written file never stays."""
+    """Export `pt_path` to ONNX (dynamic batch and size, simplified) at `out` (default: beside it).
+
+    The export runs in a temporary folder and the file is moved into place when complete, so a crash
+    never leaves a half-written model where a worker would load it.
+    """
     from ultralytics import YOLO
 
     target = out or pt_path.with_suffix(".onnx")
-    try:
-        produced = Path(YOLO(str(pt_path)).export(format="onnx", imgsz=imgsz, dynamic=True, simplify=True,
-                                                  device="cpu", verbose=False))
-    except Exception as exc:
-        raise DetectorError(f"{pt_path}: ONNX export failed ({exc})") from exc
-    if produced.resolve() != target.resolve():
-        produced.replace(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
+        work = Path(tmp) / "model.pt"
+        shutil.copy2(pt_path, work)
+        try:
+            produced = YOLO(str(work)).export(
+                format="onnx", imgsz=imgsz, dynamic=True, simplify=True, device="cpu", verbose=False
+            )
+        except Exception as exc:
+            raise DetectorError(f"{pt_path}: ONNX export failed ({exc})") from exc
+        os.replace(produced, target)
     return target
 
 
@@ -102,11 +113,17 @@ class Detector:
         out: list[Detections] = []
         step = self.cfg.batch
         for i in range(0, len(frames), step):
-            chunk = [f.image for f in frames[i:i + step]]
+            chunk = [f.image for f in frames[i : i + step]]
             with self._lock:
                 results = self._model.predict(
-                    chunk, imgsz=self.cfg.imgsz, conf=self.cfg.conf, iou=self.cfg.iou, device=self.cfg.device,
-                    verbose=False, batch=len(chunk),
+                    chunk,
+                    imgsz=self.cfg.imgsz,
+                    conf=self.cfg.conf,
+                    iou=self.cfg.iou,
+                    max_det=self.cfg.max_det,
+                    device=self.cfg.device,
+                    verbose=False,
+                    batch=len(chunk),
                 )
             out.extend(Detections.from_ultralytics(r) for r in results)
         return out

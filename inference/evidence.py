@@ -17,14 +17,16 @@ COLOURS = {
 }
 
 
-def annotate(image: np.ndarray, detections: Detections, categories: list[str | None],
-             highlight: int | None = None) -> np.ndarray:
+def annotate(
+    image: np.ndarray, detections: Detections, categories: list[str | None], highlight: int | None = None
+) -> np.ndarray:
     """A copy of `image` with every box drawn; the `highlight` index thicker. Labels are ASCII (Hershey fonts)."""
     out = image.copy()
     h, w = out.shape[:2]
     scale = max(0.4, min(w, h) / 900)
-    for i, (box, conf, name) in enumerate(zip(detections.xyxy, detections.confidence, detections.class_name,
-                                              strict=True)):
+    for i, (box, conf, name) in enumerate(
+        zip(detections.xyxy, detections.confidence, detections.class_name, strict=True)
+    ):
         colour = COLOURS.get(categories[i], COLOURS[None])
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         thick = max(2, int(3 * scale)) * (2 if i == highlight else 1)
@@ -33,8 +35,16 @@ def annotate(image: np.ndarray, detections: Detections, categories: list[str | N
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale * 1.4, 1)
         ty = max(th + 4, y1)
         cv2.rectangle(out, (x1, ty - th - 4), (x1 + tw + 4, ty), colour, -1)
-        cv2.putText(out, label, (x1 + 2, ty - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale * 1.4, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            out,
+            label,
+            (x1 + 2, ty - 3),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5 * scale * 1.4,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
     return out
 
 

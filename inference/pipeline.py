@@ -26,16 +26,21 @@ log = logging.getLogger(__name__)
 
 
 class DetectorLike(Protocol):
-    version: str
+    @property
+    def version(self) -> str: ...
 
     def predict(self, frames: list[Frame]) -> list[Detections]: ...
 
 
 class IngestOutcome(Protocol):
-    case_id: int
-    created: bool
-    merged: bool
-    duplicate: bool
+    @property
+    def case_id(self) -> int: ...
+    @property
+    def created(self) -> bool: ...
+    @property
+    def merged(self) -> bool: ...
+    @property
+    def duplicate(self) -> bool: ...
 
 
 @dataclass
@@ -70,8 +75,14 @@ def _batched(frames: Iterable[Frame], n: int) -> Iterator[list[Frame]]:
 
 
 class FilePipeline:
-    def __init__(self, detector: DetectorLike, taxonomy: Taxonomy, persistence: PersistenceSettings,
-                 sink: Callable[[Event], IngestOutcome], batch: int = 8):
+    def __init__(
+        self,
+        detector: DetectorLike,
+        taxonomy: Taxonomy,
+        persistence: PersistenceSettings,
+        sink: Callable[[Event], IngestOutcome],
+        batch: int = 8,
+    ):
         self.detector = detector
         self.taxonomy = taxonomy
         self.persistence = persistence

@@ -15,7 +15,7 @@ import numpy as np
 
 from cityeye.config import PersistenceSettings
 from inference.detections import Detections
-from inference.event import EvidenceImage, Event
+from inference.event import Event, EvidenceImage
 from inference.evidence import annotate, crop
 from inference.frame import Frame
 from models.taxonomy import Taxonomy
@@ -52,8 +52,7 @@ class _Candidate:
 class PersistenceRule:
     """Per source: match each frame's case-category detections to candidates; fire after N hits within T s."""
 
-    def __init__(self, taxonomy: Taxonomy, cfg: PersistenceSettings, model_version: str,
-                 min_frames: int | None = None):
+    def __init__(self, taxonomy: Taxonomy, cfg: PersistenceSettings, model_version: str, min_frames: int | None = None):
         self.taxonomy = taxonomy
         self.cfg = cfg
         self.min_frames = min_frames or cfg.min_frames
@@ -93,7 +92,12 @@ class PersistenceRule:
             conf = float(detections.confidence[i])
             best.confidences.append(conf)
             if conf > best.best_conf:
-                best.best_conf, best.best_frame, best.best_detections, best.best_index = conf, frame, detections, int(i)
+                best.best_conf, best.best_frame, best.best_detections, best.best_index = (
+                    conf,
+                    frame,
+                    detections,
+                    int(i),
+                )
             recent = [t for t in best.hits if (now - t).total_seconds() <= self.cfg.window_s]
             if not best.fired and len(recent) >= self.min_frames:
                 best.fired = True
@@ -116,7 +120,10 @@ class PersistenceRule:
             mean_confidence=float(np.mean(c.confidences)),
             frames_seen=len(c.hits),
             model_version=self.model_version,
-            evidence=(EvidenceImage(snapshot, "snapshot"), EvidenceImage(crop(frame.image, dets.xyxy[i]), "crop")),
+            evidence=(
+                EvidenceImage(snapshot, "snapshot"),
+                EvidenceImage(crop(frame.image, dets.xyxy[i]), "crop"),
+            ),
             geo=frame.geo,
             uri=frame.uri,
         )

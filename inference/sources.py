@@ -39,7 +39,9 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         with Image.open(path) as im:
             w, h = im.size
             if w * h > max_pixels:
-                raise MediaError(f"{path}: image too large ({w}×{h} = {w * h / 1e6:.0f} MP > {max_pixels / 1e6:.0f} MP)")
+                raise MediaError(
+                    f"{path}: image too large ({w}×{h} = {w * h / 1e6:.0f} MP > {max_pixels / 1e6:.0f} MP)"
+                )
             im.load()  # decodes everything: a truncated file raises here
             rgb = np.asarray(im.convert("RGB"))
     except MediaError:
@@ -90,8 +92,13 @@ def video_frames(path: Path, sample_fps: float, start: datetime | None = None) -
                 ok, image = cap.retrieve()
                 if ok and image is not None and image.ndim == 3:
                     emitted += 1
-                    yield Frame(image=image, source_id=sid, timestamp=t0 + timedelta(seconds=index / fps),
-                                index=index, uri=str(path))
+                    yield Frame(
+                        image=image,
+                        source_id=sid,
+                        timestamp=t0 + timedelta(seconds=index / fps),
+                        index=index,
+                        uri=str(path),
+                    )
             index += 1
         if emitted == 0:
             raise MediaError(f"{path}: unreadable video (no frame could be decoded)")
@@ -105,8 +112,10 @@ def media_kind(path: Path) -> str:
         return "image"
     if suffix in VIDEO_SUFFIXES:
         return "video"
-    raise MediaError(f"{path}: unsupported file type {suffix or '(none)'}; images: "
-                     f"{', '.join(sorted(IMAGE_SUFFIXES))}; videos: {', '.join(sorted(VIDEO_SUFFIXES))}")
+    raise MediaError(
+        f"{path}: unsupported file type {suffix or '(none)'}; images: "
+        f"{', '.join(sorted(IMAGE_SUFFIXES))}; videos: {', '.join(sorted(VIDEO_SUFFIXES))}"
+    )
 
 
 def list_media(path: Path) -> list[Path]:
@@ -114,7 +123,9 @@ def list_media(path: Path) -> list[Path]:
     if not path.exists():
         raise MediaError(f"{path}: no such file or directory")
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+        files = sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+        )
         if not files:
             raise MediaError(f"{path}: no images or videos in this directory")
         return files

@@ -47,8 +47,16 @@ _ALLOWED_NAMES = {
     ("numpy.core.multiarray", "scalar"),
     ("numpy", "dtype"),
 }
-_STORAGES = {"FloatStorage", "HalfStorage", "DoubleStorage", "LongStorage", "IntStorage", "BFloat16Storage",
-             "ByteStorage", "BoolStorage"}
+_STORAGES = {
+    "FloatStorage",
+    "HalfStorage",
+    "DoubleStorage",
+    "LongStorage",
+    "IntStorage",
+    "BFloat16Storage",
+    "ByteStorage",
+    "BoolStorage",
+}
 
 
 class _Unpickler(pickle.Unpickler):

@@ -8,7 +8,6 @@ matplotlib ships, so plotting never fetches a font.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -56,10 +55,21 @@ def configure_ultralytics(data_dir: Path) -> Path:
                 link.write_bytes(font.read_bytes())
     from ultralytics.utils import SETTINGS
 
-    wanted = {"sync": False, "hub": False, "clearml": False, "comet": False, "dvc": False, "mlflow": False,
-              "neptune": False, "raytune": False, "tensorboard": False, "wandb": False,
-              "runs_dir": str(root / "runs"), "weights_dir": str(root / "weights"),
-              "datasets_dir": str(root / "datasets")}
+    wanted = {
+        "sync": False,
+        "hub": False,
+        "clearml": False,
+        "comet": False,
+        "dvc": False,
+        "mlflow": False,
+        "neptune": False,
+        "raytune": False,
+        "tensorboard": False,
+        "wandb": False,
+        "runs_dir": str(root / "runs"),
+        "weights_dir": str(root / "weights"),
+        "datasets_dir": str(root / "datasets"),
+    }
     changed = {k: v for k, v in wanted.items() if k in SETTINGS and SETTINGS[k] != v}
     if changed:
         SETTINGS.update(changed)

@@ -49,16 +49,31 @@ def tiny_model(session_data_dir: Path) -> Path:
     root = session_data_dir / "tiny"
     ds = root / "ds"
     write_yolo_dataset(ds, n_train=8, n_val=4, seed=1, size=(320, 240), class_names=tuple(CLASSES))
-    (ds / "data.yaml").write_text(yaml.safe_dump({"path": str(ds), "train": "images/train", "val": "images/val",
-                                                  "names": dict(enumerate(CLASSES))}))
+    (ds / "data.yaml").write_text(
+        yaml.safe_dump(
+            {"path": str(ds), "train": "images/train", "val": "images/val", "names": dict(enumerate(CLASSES))}
+        )
+    )
     legacy = root / "legacy-yolov5n.pt"
     write_legacy_checkpoint(legacy)
     base = base_checkpoint_from_legacy(legacy, CLASSES, root / "base.pt")
     from ultralytics import YOLO
 
-    YOLO(str(base)).train(data=str(ds / "data.yaml"), epochs=1, imgsz=64, batch=4, workers=0, device="cpu",
-                          project=str(root / "runs"), name="tiny", exist_ok=True, plots=False, verbose=False,
-                          amp=False, seed=0)
+    YOLO(str(base)).train(
+        data=str(ds / "data.yaml"),
+        epochs=1,
+        imgsz=64,
+        batch=4,
+        workers=0,
+        device="cpu",
+        project=str(root / "runs"),
+        name="tiny",
+        exist_ok=True,
+        plots=False,
+        verbose=False,
+        amp=False,
+        seed=0,
+    )
     best = root / "runs" / "tiny" / "weights" / "best.pt"
     assert best.is_file()
     return best

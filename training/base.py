@@ -21,7 +21,7 @@ def base_checkpoint_from_legacy(legacy_pt: Path, classes: list[str], out: Path, 
     model = DetectionModel(cfg, nc=len(classes), verbose=False)
     copied = init_from_legacy(model, read_legacy_state_dict(legacy_pt))
     model.names = dict(enumerate(classes))
-    model.args = {"imgsz": 640}
+    model.args = {"imgsz": 640}  # type: ignore[assignment]  # ultralytics keeps train args here
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {

@@ -60,14 +60,15 @@ def _image_paths(dataset: Path, spec: str) -> list[Path]:
     return sorted(x for x in p.iterdir() if x.is_file())
 
 
-def size_recall(model: Any, images: list[Path], names: list[str], imgsz: int, conf: float,
-                batch: int = 16) -> dict[str, dict[str, list[int]]]:
+def size_recall(
+    model: Any, images: list[Path], names: list[str], imgsz: int, conf: float, batch: int = 16
+) -> dict[str, dict[str, list[int]]]:
     """Per class and size bucket: [ground-truth boxes found, ground-truth boxes] at confidence `conf`."""
     from inference.rules import iou
 
     out: dict[str, dict[str, list[int]]] = {n: {b[0]: [0, 0] for b in SIZE_BUCKETS} for n in names}
     for i in range(0, len(images), batch):
-        chunk = images[i:i + batch]
+        chunk = images[i : i + batch]
         results = model.predict([str(p) for p in chunk], imgsz=imgsz, conf=conf, verbose=False, batch=len(chunk))
         for path, res in zip(chunk, results, strict=True):
             h, w = res.orig_shape
@@ -91,8 +92,15 @@ def size_recall(model: Any, images: list[Path], names: list[str], imgsz: int, co
     return out
 
 
-def evaluate(weights: Path, dataset: Path, out: Path, imgsz: int = 320, conf: float = 0.25,
-             device: str = "cpu", splits: list[str] | None = None) -> list[SplitResult]:
+def evaluate(
+    weights: Path,
+    dataset: Path,
+    out: Path,
+    imgsz: int = 320,
+    conf: float = 0.25,
+    device: str = "cpu",
+    splits: list[str] | None = None,
+) -> list[SplitResult]:
     """Run ultralytics' validator on each evaluation split and measure recall per size bucket."""
     from ultralytics import YOLO
 
@@ -108,17 +116,33 @@ def evaluate(weights: Path, dataset: Path, out: Path, imgsz: int = 320, conf: fl
             continue
         slug = label.replace(" ", "_").replace(":", "").replace("(", "").replace(")", "")
         split_yaml = out / f"{slug}.yaml"
-        split_yaml.write_text(yaml.safe_dump({"path": str(dataset.resolve()), "train": spec, "val": spec,
-                                              "names": data["names"]}))
+        split_yaml.write_text(
+            yaml.safe_dump({"path": str(dataset.resolve()), "train": spec, "val": spec, "names": data["names"]})
+        )
         model = YOLO(str(weights))
-        m = model.val(data=str(split_yaml), imgsz=imgsz, batch=16, device=device, plots=True, verbose=False,
-                      project=str(out), name=slug, exist_ok=True, workers=0)
+        m = model.val(
+            data=str(split_yaml),
+            imgsz=imgsz,
+            batch=16,
+            device=device,
+            plots=True,
+            verbose=False,
+            project=str(out),
+            name=slug,
+            exist_ok=True,
+            workers=0,
+        )
         res = SplitResult(name=label, images=len(images))
         box = m.box
         for k, ci in enumerate(box.ap_class_index):
             p, r, ap50, ap = box.class_result(k)
-            res.per_class[names[int(ci)]] = {"P": float(p), "R": float(r), "mAP50": float(ap50),
-                                             "mAP50-95": float(ap), "n": int(m.nt_per_class[int(ci)])}
+            res.per_class[names[int(ci)]] = {
+                "P": float(p),
+                "R": float(r),
+                "mAP50": float(ap50),
+                "mAP50-95": float(ap),
+                "n": int(m.nt_per_class[int(ci)]),
+            }
         mp, mr, map50, map_ = box.mean_results()
         res.overall = {"P": float(mp), "R": float(mr), "mAP50": float(map50), "mAP50-95": float(map_)}
         res.size_recall = size_recall(model, images, names, imgsz, conf)
@@ -142,8 +166,7 @@ def registry_metrics(results: list[SplitResult]) -> dict[str, float]:
     return metrics
 
 
-def write_report(results: list[SplitResult], out: Path, weights: Path, dataset: Path, imgsz: int,
-                 conf: float) -> Path:
+def write_report(results: list[SplitResult], out: Path, weights: Path, dataset: Path, imgsz: int, conf: float) -> Path:
     manifest = json.loads((dataset / "manifest.json").read_text()) if (dataset / "manifest.json").is_file() else {}
     lines = [
         f"# Evaluation of `{weights.name}` on dataset `{manifest.get('name', dataset.name)}`",
@@ -153,15 +176,23 @@ def write_report(results: list[SplitResult], out: Path, weights: Path, dataset: 
         "",
     ]
     for r in results:
-        lines += [f"## {r.name} ({r.images} images)", "", "| class | boxes | P | R | mAP50 | mAP50-95 |",
-                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"## {r.name} ({r.images} images)",
+            "",
+            "| class | boxes | P | R | mAP50 | mAP50-95 |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for c, v in r.per_class.items():
             lines.append(f"| {c} | {v['n']} | {v['P']:.3f} | {v['R']:.3f} | {v['mAP50']:.3f} | {v['mAP50-95']:.3f} |")
         o = r.overall
         lines.append(f"| **all** | | {o['P']:.3f} | {o['R']:.3f} | {o['mAP50']:.3f} | {o['mAP50-95']:.3f} |")
-        lines += ["", "Recall by object size (box area / image area):", "",
-                  "| class | " + " | ".join(b[0] for b in SIZE_BUCKETS) + " |",
-                  "|---|" + "---:|" * len(SIZE_BUCKETS)]
+        lines += [
+            "",
+            "Recall by object size (box area / image area):",
+            "",
+            "| class | " + " | ".join(b[0] for b in SIZE_BUCKETS) + " |",
+            "|---|" + "---:|" * len(SIZE_BUCKETS),
+        ]
         for c, buckets in r.size_recall.items():
             if not any(n for _, n in buckets.values()):
                 continue
@@ -171,7 +202,13 @@ def write_report(results: list[SplitResult], out: Path, weights: Path, dataset: 
         lines.append("")
     report = out / "report.md"
     report.write_text("\n".join(lines), encoding="utf-8")
-    payload = {"weights": str(weights), "dataset": manifest.get("name"), "dataset_hash": manifest.get("hash"),
-               "imgsz": imgsz, "splits": [r.__dict__ for r in results], "registry": registry_metrics(results)}
+    payload = {
+        "weights": str(weights),
+        "dataset": manifest.get("name"),
+        "dataset_hash": manifest.get("hash"),
+        "imgsz": imgsz,
+        "splits": [r.__dict__ for r in results],
+        "registry": registry_metrics(results),
+    }
     (out / "metrics.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
     return report

@@ -89,8 +89,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         "seconds_this_session": round(time.time() - started, 1),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
         "dataset": {"name": manifest["name"], "hash": manifest["hash"], "images": manifest["images"]},
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "device": cfg.device},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "device": cfg.device,
+        },
         "results_csv": _read_results(out / "results.csv"),
     }
     (out / "cityeye_run.json").write_text(json.dumps(record, indent=1), encoding="utf-8")

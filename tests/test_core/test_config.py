@@ -56,7 +56,12 @@ def test_taxonomy_shipped_and_strict(tmp_path):
     assert t.category_of("window") is None and t.category_of("garbage_bin") is None
     assert t.categories["garbage"].name_zh == "暴露垃圾"
     bad = tmp_path / "t.yaml"
-    bad.write_text(Path(__file__).parents[2].joinpath("models/taxonomy.yaml").read_text().replace(
-        "stall: street_stall", "stall: street_stal"))
+    bad.write_text(
+        Path(__file__)
+        .parents[2]
+        .joinpath("models/taxonomy.yaml")
+        .read_text()
+        .replace("stall: street_stall", "stall: street_stal")
+    )
     with pytest.raises(ValueError, match="unknown categories"):
         Taxonomy.load(bad)

@@ -51,8 +51,18 @@ def test_frame_validation():
 
 def test_event_id_is_deterministic_and_validated():
     t = datetime(2026, 1, 1, tzinfo=UTC)
-    kw = dict(category="garbage", class_name="garbage", source_id="s", start=t, end=t + timedelta(seconds=3),
-              bbox=(1.0, 2.0, 3.0, 4.0), confidence=0.8, mean_confidence=0.7, frames_seen=3, model_version="v1")
+    kw = dict(
+        category="garbage",
+        class_name="garbage",
+        source_id="s",
+        start=t,
+        end=t + timedelta(seconds=3),
+        bbox=(1.0, 2.0, 3.0, 4.0),
+        confidence=0.8,
+        mean_confidence=0.7,
+        frames_seen=3,
+        model_version="v1",
+    )
     assert Event(**kw).event_id == Event(**kw).event_id
     assert Event(**kw).event_id != Event(**{**kw, "source_id": "other"}).event_id
     with pytest.raises(ValueError, match="before"):

@@ -19,17 +19,32 @@ def make_source(root: Path, n: int = 3) -> None:
             img = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
             (root / split / "images").mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(root / split / "images" / f"{split}{i}.jpg"), img)
-            write_yolo_labels(root / split / "labels" / f"{split}{i}.txt",
-                              [YoloBox(0, 0.5, 0.5, 0.2, 0.2), YoloBox(1, 0.3, 0.3, 0.1, 0.1),
-                               YoloBox(2, 0.7, 0.7, 0.1, 0.1)])
+            write_yolo_labels(
+                root / split / "labels" / f"{split}{i}.txt",
+                [
+                    YoloBox(0, 0.5, 0.5, 0.2, 0.2),
+                    YoloBox(1, 0.3, 0.3, 0.1, 0.1),
+                    YoloBox(2, 0.7, 0.7, 0.1, 0.1),
+                ],
+            )
 
 
 def recipe(zoom: int = 1) -> Recipe:
-    return Recipe.model_validate({
-        "classes": ["stall", "signboard"],
-        "sources": {"src": {"path": "src", "licence": "CC0", "credit": "test", "names": ["a", "b", "c"],
-                            "remap": {"a": "signboard", "b": None, "c": "stall"}, "zoom_crops": zoom}},
-    })
+    return Recipe.model_validate(
+        {
+            "classes": ["stall", "signboard"],
+            "sources": {
+                "src": {
+                    "path": "src",
+                    "licence": "CC0",
+                    "credit": "test",
+                    "names": ["a", "b", "c"],
+                    "remap": {"a": "signboard", "b": None, "c": "stall"},
+                    "zoom_crops": zoom,
+                }
+            },
+        }
+    )
 
 
 def test_build_remaps_crops_and_writes_manifest(tmp_path):
@@ -69,8 +84,12 @@ def test_build_with_synthetic_and_bad_inputs(tmp_path):
 
 def test_recipe_rejects_unmapped_classes():
     with pytest.raises(ValueError, match="no mapping"):
-        Recipe.model_validate({"classes": ["x"], "sources": {"s": {
-            "path": "p", "licence": "l", "credit": "c", "names": ["a"], "remap": {}}}})
+        Recipe.model_validate(
+            {
+                "classes": ["x"],
+                "sources": {"s": {"path": "p", "licence": "l", "credit": "c", "names": ["a"], "remap": {}}},
+            }
+        )
     assert Recipe.load().classes == ["stall", "garbage", "garbage_bin", "signboard", "construction"]
 
 
@@ -79,5 +98,5 @@ def test_closeup_crops_make_the_object_fill_the_frame():
     box = YoloBox(0, 0.5, 0.5, 0.05, 0.05)  # 40×30 px
     crops = closeup_crops(img, [box], 5, np.random.default_rng(1), (0.6, 0.9))
     assert crops
-    for crop, boxes in crops:
+    for _crop, boxes in crops:
         assert max(boxes[0].w, boxes[0].h) >= 0.5

@@ -14,8 +14,10 @@ from models.registry import ModelVersion, Registry
 
 
 def frames(n: int = 3) -> list[Frame]:
-    return [Frame(generate_scene("street", seed=100 + i, size=(320, 240)).image, f"cam{i}", datetime.now(UTC))
-            for i in range(n)]
+    return [
+        Frame(generate_scene("street", seed=100 + i, size=(320, 240)).image, f"cam{i}", datetime.now(UTC))
+        for i in range(n)
+    ]
 
 
 LOW = DetectorSettings(conf=0.001, imgsz=64, batch=2)

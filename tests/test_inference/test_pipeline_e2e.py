@@ -22,14 +22,18 @@ from datasets.synthetic import generate_scene, generate_video
 def env(tiny_model, tmp_path, monkeypatch):
     monkeypatch.setenv("CITYEYE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CITYEYE_DETECTOR__MODEL", str(tiny_model))
-    monkeypatch.setenv("CITYEYE_DETECTOR__CONF", "0.001")
+    # the tiny model is barely trained: take its 10 best guesses per frame, however unsure
+    monkeypatch.setenv("CITYEYE_DETECTOR__CONF", "0.0001")
+    monkeypatch.setenv("CITYEYE_DETECTOR__MAX_DET", "10")
     monkeypatch.setenv("CITYEYE_DETECTOR__IMGSZ", "64")
     monkeypatch.setenv("CITYEYE_PERSISTENCE__MIN_FRAMES", "2")
     monkeypatch.setenv("CITYEYE_PERSISTENCE__VIDEO_FPS", "5")
     media = tmp_path / "media"
     media.mkdir()
     for i in range(3):
-        cv2.imwrite(str(media / f"street_{i}.jpg"), generate_scene("street", seed=40 + i, size=(320, 240)).image)
+        cv2.imwrite(
+            str(media / f"street_{i}.jpg"), generate_scene("street", seed=40 + i, size=(320, 240)).image
+        )
     return media
 
 
