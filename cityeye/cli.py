@@ -177,6 +177,42 @@ def cmd_datasets_stats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_datasets_check(args: argparse.Namespace, settings: Settings) -> int:
+    from datasets.build import load_manifest
+    from datasets.checks import check_dataset
+
+    ds = _dataset_dir(args.dataset, settings)
+    report = check_dataset(ds, load_manifest(ds)["classes"], near_dup_distance=args.near_dup, progress=True)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_datasets_export(args: argparse.Namespace, settings: Settings) -> int:
+    from datasets.build import load_manifest
+    from datasets.formats import export_coco, export_yolo, import_yolo
+
+    ds = _dataset_dir(args.dataset, settings)
+    classes = load_manifest(ds)["classes"]
+    out = Path(args.out)
+    for split in args.splits:
+        images = import_yolo(ds / "images" / split, ds / "labels" / split, classes)
+        if args.format == "coco":
+            target = export_coco(images, out / f"{split}.json", classes, images_root=ds / "images" / split)
+        else:
+            target = export_yolo(images, out, classes, split=split, link=not args.copy)
+        print(f"{split}: {len(images)} images -> {target}")
+    return 0
+
+
+def cmd_datasets_synth(args: argparse.Namespace, settings: Settings) -> int:
+    from datasets.synthetic import write_yolo_dataset
+
+    counts = write_yolo_dataset(Path(args.out), args.train, args.val, seed=args.seed, size=(args.width, args.height))
+    for split, per_class in counts.items():
+        print(f"{split}: " + ", ".join(f"{c} {n}" for c, n in per_class.items()))
+    return 0
+
+
 # ---- training -----------------------------------------------------------------------------------------
 def _ultralytics_overrides(pairs: list[str]) -> dict[str, object]:
     import yaml
@@ -360,6 +396,26 @@ def build_parser() -> argparse.ArgumentParser:
     s = ds.add_parser("stats", help="images and boxes per split, class and source")
     s.add_argument("dataset", help="dataset version name or folder")
     s.set_defaults(func=cmd_datasets_stats)
+
+    c = ds.add_parser("check", help="corrupt images, bad labels, train/val duplicates and near-duplicates")
+    c.add_argument("dataset", help="dataset version name or folder")
+    c.add_argument("--near-dup", type=int, default=4, help="perceptual-hash distance counted as near-duplicate")
+    c.set_defaults(func=cmd_datasets_check)
+    x = ds.add_parser("export", help="export a dataset version as COCO JSON or YOLO (Label Studio / CVAT)")
+    x.add_argument("dataset", help="dataset version name or folder")
+    x.add_argument("--format", choices=["coco", "yolo"], default="coco")
+    x.add_argument("--out", required=True)
+    x.add_argument("--splits", nargs="+", default=["train", "val"])
+    x.add_argument("--copy", action="store_true", help="copy images instead of linking them (yolo)")
+    x.set_defaults(func=cmd_datasets_export)
+    sy = ds.add_parser("synth", help="synthetic street/aerial scenes with ground truth, in YOLO layout")
+    sy.add_argument("out")
+    sy.add_argument("--train", type=int, default=100)
+    sy.add_argument("--val", type=int, default=20)
+    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--width", type=int, default=640)
+    sy.add_argument("--height", type=int, default=480)
+    sy.set_defaults(func=cmd_datasets_synth)
 
     t = sub.add_parser("train", help="fine-tune a detector on a dataset version (resumable)")
     t.add_argument("dataset", help="dataset version name or folder")

@@ -60,9 +60,7 @@ def _remap(boxes: list[YoloBox], src: SourceSpec, classes: list[str], where: Pat
     out = []
     for b in boxes:
         if not 0 <= b.class_id < len(src.names):
-            raise DatasetBuildError(
-                f"{where}: class id {b.class_id} out of range for {len(src.names)} classes"
-            )
+            raise DatasetBuildError(f"{where}: class id {b.class_id} out of range for {len(src.names)} classes")
         target = src.remap[src.names[b.class_id]]
         if target is not None:
             out.append(YoloBox(classes.index(target), b.cx, b.cy, b.w, b.h))
@@ -108,6 +106,31 @@ def closeup_crops(
     return crops
 
 
+class LeakGuard:
+    """Fingerprints of the validation images; `twin_of(train_image)` names the val image it copies, if any."""
+
+    def __init__(self, val_images: list[Path], near_dup_distance: int, progress: bool = False):
+        from datasets.checks import ImageFingerprint, inspect_image
+
+        self.distance = near_dup_distance
+        prints = [inspect_image(p, "val") for p in tqdm(val_images, desc="fingerprint val", disable=not progress)]
+        self.val = [f for f in prints if isinstance(f, ImageFingerprint)]
+        self.by_sha = {f.sha256: f.path for f in self.val}
+        self.phash = np.array([f.phash for f in self.val], dtype=np.uint64)
+
+    def twin_of(self, image: Path) -> str | None:
+        from datasets.checks import ImageFingerprint, inspect_image
+
+        f = inspect_image(image, "train")
+        if not isinstance(f, ImageFingerprint) or not len(self.val):
+            return None
+        if f.sha256 in self.by_sha:
+            return self.by_sha[f.sha256].name
+        dist = np.array([bin(int(x)).count("1") for x in np.bitwise_xor(self.phash, np.uint64(f.phash))])
+        j = int(np.argmin(dist))
+        return self.val[j].path.name if dist[j] <= self.distance else None
+
+
 def _link(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -125,15 +148,14 @@ def build_dataset(
     seed: int = 0,
     limit: int | None = None,
     progress: bool = True,
+    near_dup_distance: int = 4,
 ) -> Path:
     """Build dataset version `name` under `out_root`; return its folder. Refuses to overwrite a version."""
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise DatasetBuildError(f"dataset name {name!r}: use letters, digits, '-', '_' and '.' only")
     out = out_root / name
     if out.exists():
-        raise DatasetBuildError(
-            f"{out}: dataset version exists already; versions are immutable, pick a new name"
-        )
+        raise DatasetBuildError(f"{out}: dataset version exists already; versions are immutable, pick a new name")
     tmp = out_root / f".{name}.building"
     shutil.rmtree(tmp, ignore_errors=True)
     rng = np.random.default_rng(seed)
@@ -166,15 +188,27 @@ def build_dataset(
         if split == "val":
             val_lists.setdefault(source, []).append(rel)
 
+    sources: dict[tuple[str, str], list[Path]] = {}
     for key, src in recipe.sources.items():
         root = data_root / src.path
         for split in SPLITS:
             images = list_images(root / split / "images")
             if not images:
                 raise DatasetBuildError(f"{root / split / 'images'}: no images (is --data-root right?)")
-            if limit:
-                images = images[:limit]
+            sources[(key, split)] = images[:limit] if limit else images
+    # The validation images are frozen; a train image that is a copy or near-copy of any of them is left out
+    # (sources do ship such leaks: facade_ads_spb's val images are all byte-identical to train images).
+    guard = LeakGuard(
+        [p for (_, split), imgs in sources.items() if split == "val" for p in imgs], near_dup_distance, progress
+    )
+    dropped: list[str] = []
+    for key, src in recipe.sources.items():
+        for split in SPLITS:
+            images = sources[(key, split)]
             for img_path in tqdm(images, desc=f"{key}/{split}", disable=not progress, leave=False):
+                if split == "train" and (twin := guard.twin_of(img_path)) is not None:
+                    dropped.append(f"{key}/train/{img_path.name} ~ {twin}")
+                    continue
                 boxes = _remap(read_yolo_labels(label_path_for(img_path)), src, classes, img_path)
                 emit(split, key, img_path.stem, boxes, image_src=img_path)
                 n_crops = src.zoom_crops if split == "train" else 1
@@ -232,6 +266,7 @@ def build_dataset(
             for k, s in recipe.sources.items()
         },
         "synthetic": {"train": n_train, "val": n_val},
+        "left_out_train_images_leaking_into_val": dropped,
         "images": dict(stats.images),
         "boxes": {k: dict(v) for k, v in stats.boxes.items()},
         "images_per_source": {k: dict(v) for k, v in stats.per_source.items()},

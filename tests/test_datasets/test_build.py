@@ -100,3 +100,18 @@ def test_closeup_crops_make_the_object_fill_the_frame():
     assert crops
     for _crop, boxes in crops:
         assert max(boxes[0].w, boxes[0].h) >= 0.5
+
+
+def test_build_leaves_out_train_copies_of_val_images(tmp_path):
+    src = tmp_path / "data" / "src"
+    make_source(src)
+    # plant a leak: a train image that is a re-encoded copy of a val image, and an exact copy
+    val_img = cv2.imread(str(src / "val" / "images" / "val0.jpg"))
+    cv2.imwrite(str(src / "train" / "images" / "leak_near.jpg"), val_img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    (src / "train" / "images" / "leak_exact.jpg").write_bytes((src / "val" / "images" / "val1.jpg").read_bytes())
+    out = build_dataset("t", tmp_path / "ds", tmp_path / "data", recipe(0), progress=False)
+    m = json.loads((out / "manifest.json").read_text())
+    left_out = m["left_out_train_images_leaking_into_val"]
+    assert sorted(x.split(" ~ ")[0] for x in left_out) == ["src/train/leak_exact.jpg", "src/train/leak_near.jpg"]
+    assert m["images"]["train"] == 3
+    assert not list((out / "images" / "train").glob("*leak*"))
