@@ -38,6 +38,7 @@ class DetectorSettings(_Strict):
     max_det: int = Field(default=100, ge=1, le=1000, description="most detections kept per frame")
     batch: int = Field(default=8, ge=1, le=256, description="frames per detector call")
     device: str = Field(default="cpu", description="'cpu' or a CUDA device such as '0'")
+    threads: int = Field(default=0, ge=0, le=256, description="CPU threads for PyTorch; 0 = all cores")
 
 
 class PersistenceSettings(_Strict):

@@ -79,6 +79,12 @@ class Detector:
         if not path.is_file():
             raise DetectorError(f"{path}: model file not found")
         backend = "onnx" if path.suffix == ".onnx" else "pytorch"
+        if backend == "pytorch" and cfg.device == "cpu":
+            # ultralytics sets torch to (cores - 1) threads when it picks the device; a detector worker
+            # owns its cores (ONNX Runtime uses all of them by default)
+            import ultralytics.utils.torch_utils as tu
+
+            tu.NUM_THREADS = cfg.threads or os.cpu_count() or 1
         try:
             model = YOLO(str(path), task="detect")
         except Exception as exc:

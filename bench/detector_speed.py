@@ -1,0 +1,78 @@
+"""Benchmark: PyTorch vs ONNX Runtime, ms per image, same weights and same frames, measured in one run.
+
+    python bench/detector_speed.py [--model production|PATH.pt] [--imgsz 320] [--frames 32] [--batch 1 8]
+
+Frames are synthetic street scenes (project-made). Prints ms/image per backend and batch size, and the
+ratio PyTorch ÷ ONNX (how many times faster ONNX Runtime is). Both backends run through cityeye's
+`Detector` (ultralytics pre/post-processing), so the ratio is what a worker sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    ap.add_argument("--model", default="production", help="registry version or .pt file")
+    ap.add_argument("--data-dir", default=os.environ.get("CITYEYE_DATA_DIR", "cityeye-data"))
+    ap.add_argument("--imgsz", type=int, default=320)
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    from models.offline import configure_ultralytics
+
+    configure_ultralytics(Path(args.data_dir))
+    import torch
+
+    from cityeye.config import DetectorSettings
+    from datasets.synthetic import generate_scene
+    from inference.detector import Detector, export_onnx
+    from inference.frame import Frame
+    from models.registry import Registry
+
+    if args.model.endswith(".pt"):
+        pt = Path(args.model)
+        onnx = Path(args.data_dir) / "bench" / (pt.stem + ".onnx")
+    else:
+        reg = Registry(Path(args.data_dir) / "models")
+        pt, onnx = reg.weights(args.model, "pt"), reg.weights(args.model, "onnx")
+    if not onnx.is_file():
+        export_onnx(pt, args.imgsz, onnx)
+    frames = [
+        Frame(generate_scene("street", seed=900 + i, size=(640, 480)).image, "bench", datetime.now(UTC))
+        for i in range(args.frames)
+    ]
+    print(
+        f"model {pt} | imgsz {args.imgsz} | {args.frames} frames 640x480 | torch threads {torch.get_num_threads()}"
+        f" | cpu cores {os.cpu_count()}"
+    )
+    results: dict[tuple[str, int], float] = {}
+    for batch in args.batch:
+        for backend, path in (("pytorch", pt), ("onnx", onnx)):
+            det = Detector.from_file(path, DetectorSettings(imgsz=args.imgsz, batch=batch, conf=0.25))
+            det.predict(frames[:batch])  # warm-up (graph build, allocations)
+            times = []
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                det.predict(frames)
+                times.append((time.perf_counter() - t) * 1000 / len(frames))
+            results[(backend, batch)] = statistics.median(times)
+            print(f"  batch {batch:>2}  {backend:<8} {results[(backend, batch)]:7.1f} ms/image")
+        ratio = results[("pytorch", batch)] / results[("onnx", batch)]
+        print(f"  batch {batch:>2}  ONNX Runtime is {ratio:.2f}x faster than PyTorch")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
