@@ -64,7 +64,7 @@ def _run_pipeline(path: Path, settings: Settings, quiet: bool = False) -> tuple[
     service, taxonomy = _case_service(settings)
     detector = Detector.load(settings.models_dir, settings.detector)
     if not quiet:
-        print(f"model {detector.version} ({detector.loaded.backend}), imgsz {settings.detector.imgsz}")
+        print(f"model {detector.version} ({detector.loaded.backend}), imgsz {detector.imgsz}")
 
     def on_file(fr: FileReport) -> None:
         if fr.error:
@@ -348,6 +348,19 @@ def cmd_models_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_models_package(args: argparse.Namespace, settings: Settings) -> int:
+    _offline(settings)
+    from models.registry import BUNDLED_DIR, Registry
+    from training.package import package_default
+
+    reg = Registry(settings.models_dir)
+    mv = reg.get(args.version)
+    out = Path(args.out) if args.out else BUNDLED_DIR / mv.version
+    target = package_default(reg.weights(mv.version, "pt"), mv, out)
+    print(f"packaged {mv.version} as {target} ({target.stat().st_size / 1e6:.1f} MB); add a MODEL_CARD.md beside it")
+    return 0
+
+
 # ---- config -------------------------------------------------------------------------------------------
 def cmd_validate_config(args: argparse.Namespace, settings: Settings) -> int:
     try:
@@ -460,6 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--margin", type=float, default=0.02, help="largest allowed mAP50 drop per category")
     mp.add_argument("--force", action="store_true", help="skip the gate (recorded in the registry)")
     mp.set_defaults(func=cmd_models_promote)
+    mk = m.add_parser("package", help="package a version as the bundled default (models/default/<version>)")
+    mk.add_argument("version")
+    mk.add_argument("--out", help="folder (default: models/default/<version> in the source tree)")
+    mk.set_defaults(func=cmd_models_package)
     mx = m.add_parser("export", help="export a version to ONNX (dynamic batch, simplified)")
     mx.add_argument("version")
     mx.add_argument("--imgsz", type=int)

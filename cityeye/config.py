@@ -32,7 +32,9 @@ class DetectorSettings(_Strict):
     backend: Literal["auto", "onnx", "pytorch"] = Field(
         default="auto", description="auto = ONNX Runtime when an .onnx export exists (CPU), else PyTorch"
     )
-    imgsz: int = Field(default=416, ge=32, le=4096, description="inference size in pixels (multiple of 32)")
+    imgsz: int | None = Field(
+        default=None, ge=32, le=4096, description="inference size in pixels; default: the size the model was trained at"
+    )
     conf: float = Field(default=0.25, gt=0, lt=1, description="minimum detection confidence")
     iou: float = Field(default=0.5, gt=0, lt=1, description="NMS IoU threshold")
     max_det: int = Field(default=100, ge=1, le=1000, description="most detections kept per frame")

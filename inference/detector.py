@@ -58,13 +58,25 @@ def export_onnx(pt_path: Path, imgsz: int, out: Path | None = None) -> Path:
     return target
 
 
+def _trained_imgsz(model: Any) -> int | None:
+    """The image size a checkpoint was trained (or an ONNX file exported) at, if it says."""
+    for args in (getattr(model, "ckpt", None) or {}).get("train_args", {}), getattr(model, "overrides", {}):
+        size = args.get("imgsz") if isinstance(args, dict) else None
+        if isinstance(size, int):
+            return size
+        if isinstance(size, list | tuple) and size:
+            return int(max(size))
+    return None
+
+
 class Detector:
     """One loaded detection model. `predict(frames)` → one `Detections` per frame, in order."""
 
-    def __init__(self, model: Any, loaded: LoadedModel, cfg: DetectorSettings):
+    def __init__(self, model: Any, loaded: LoadedModel, cfg: DetectorSettings, imgsz: int | None = None):
         self._model = model
         self.loaded = loaded
         self.cfg = cfg
+        self.imgsz: int = cfg.imgsz or imgsz or _trained_imgsz(model) or 640
         self._lock = threading.Lock()  # ultralytics predictors are not thread-safe
         self.names: dict[int, str] = {int(k): str(v) for k, v in dict(model.names).items()}
 
@@ -73,7 +85,9 @@ class Detector:
         return self.loaded.version
 
     @classmethod
-    def from_file(cls, path: Path, cfg: DetectorSettings, version: str | None = None) -> Detector:
+    def from_file(
+        cls, path: Path, cfg: DetectorSettings, version: str | None = None, imgsz: int | None = None
+    ) -> Detector:
         from ultralytics import YOLO
 
         if not path.is_file():
@@ -89,7 +103,7 @@ class Detector:
             model = YOLO(str(path), task="detect")
         except Exception as exc:
             raise DetectorError(f"{path}: cannot load model ({exc})") from exc
-        return cls(model, LoadedModel(path, backend, version or path.stem), cfg)
+        return cls(model, LoadedModel(path, backend, version or path.stem), cfg, imgsz)
 
     @classmethod
     def load(cls, models_dir: Path, cfg: DetectorSettings) -> Detector:
@@ -112,8 +126,8 @@ class Detector:
             if not onnx.is_file():
                 log.info("exporting %s to ONNX (once)", mv.version)
                 export_onnx(pt, mv.imgsz, onnx)
-            return cls.from_file(onnx, cfg, mv.version)
-        return cls.from_file(pt, cfg, mv.version)
+            return cls.from_file(onnx, cfg, mv.version, mv.imgsz)
+        return cls.from_file(pt, cfg, mv.version, mv.imgsz)
 
     def predict(self, frames: Sequence[Frame]) -> list[Detections]:
         out: list[Detections] = []
@@ -123,7 +137,7 @@ class Detector:
             with self._lock:
                 results = self._model.predict(
                     chunk,
-                    imgsz=self.cfg.imgsz,
+                    imgsz=self.imgsz,
                     conf=self.cfg.conf,
                     iou=self.cfg.iou,
                     max_det=self.cfg.max_det,
