@@ -60,7 +60,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if resume:
         if not last.is_file():
             raise TrainingError(f"{last}: nothing to resume (no last.pt in the run folder)")
-        YOLO(str(last)).train(resume=True)
+        model = YOLO(str(last))
+        model.train(resume=True)
     else:
         if not cfg.base.is_file():
             raise TrainingError(f"{cfg.base}: base weights not found")
@@ -95,8 +96,29 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             "device": cfg.device,
         },
         "results_csv": _read_results(out / "results.csv"),
+        "final_val_per_class": _per_class(model),
     }
     (out / "cityeye_run.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    return out
+
+
+def _per_class(model: Any) -> dict[str, dict[str, float]]:
+    """Per-class P/R/mAP of the final validation (best.pt on the dataset's val split)."""
+    validator = getattr(getattr(model, "trainer", None), "validator", None)
+    metrics = getattr(validator, "metrics", None)
+    box = getattr(metrics, "box", None)
+    if metrics is None or box is None:
+        return {}
+    names = metrics.names
+    out = {}
+    for k, ci in enumerate(box.ap_class_index):
+        p, r, ap50, ap = box.class_result(k)
+        out[names[int(ci)]] = {
+            "P": round(float(p), 4),
+            "R": round(float(r), 4),
+            "mAP50": round(float(ap50), 4),
+            "mAP50-95": round(float(ap), 4),
+        }
     return out
 
 
