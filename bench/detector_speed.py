@@ -1,6 +1,7 @@
 """Benchmark: PyTorch vs ONNX Runtime, ms per image, same weights and same frames, measured in one run.
 
     python bench/detector_speed.py [--model production|PATH.pt] [--imgsz 320] [--frames 32] [--batch 1 8]
+                                   [--dataset DATASET_DIR]   # also mAP50 per val split of that dataset version
 
 Frames are synthetic street scenes (project-made). Prints ms/image per backend and batch size, and the
 ratio PyTorch ÷ ONNX (how many times faster ONNX Runtime is). Both backends run through cityeye's
@@ -28,6 +29,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--dataset", help="dataset version folder: also print mAP50 of the model on each val split")
     args = ap.parse_args()
 
     from models.offline import configure_ultralytics
@@ -71,6 +73,13 @@ def main() -> int:
             print(f"  batch {batch:>2}  {backend:<8} {results[(backend, batch)]:7.1f} ms/image")
         ratio = results[("pytorch", batch)] / results[("onnx", batch)]
         print(f"  batch {batch:>2}  ONNX Runtime is {ratio:.2f}x faster than PyTorch")
+    if args.dataset:
+        from training.evaluate import evaluate
+
+        out = Path(args.data_dir) / "bench" / "quality"
+        for r in evaluate(pt, Path(args.dataset), out, imgsz=args.imgsz):
+            per_class = ", ".join(f"{c} {v['mAP50']:.3f}" for c, v in r.per_class.items())
+            print(f"  mAP50 {r.overall['mAP50']:.3f}  {r.name:<22} ({r.images} images; {per_class})")
     return 0
 
 

@@ -233,15 +233,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
     dataset = _dataset_dir(args.dataset, settings)
     runs = Path(args.runs_dir) if args.runs_dir else settings.data_dir / "runs"
-    base = Path(args.base) if args.base else None
-    if base is None:
+    base = Path(args.base) if args.base else runs / f"{args.name}-base.pt"
+    if not args.base and not args.resume:
         if not Path(args.legacy).is_file():
             raise UserError(f"{args.legacy}: legacy YOLOv5 checkpoint not found (pass --legacy or --base)")
         from datasets.build import load_manifest
 
-        base = base_checkpoint_from_legacy(
-            Path(args.legacy), load_manifest(dataset)["classes"], runs / f"{args.name}-base.pt"
-        )
+        base = base_checkpoint_from_legacy(Path(args.legacy), load_manifest(dataset)["classes"], base)
     cfg = TrainConfig(
         dataset=dataset,
         base=base,

@@ -13,6 +13,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +45,12 @@ def run_dir(cfg: TrainConfig) -> Path:
     return cfg.runs_dir / cfg.name
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> Path:
-    """Fine-tune (or resume) and return the run folder. Ultralytics must be configured offline first."""
+def train(cfg: TrainConfig, resume: bool = False, callbacks: dict[str, Callable[[Any], None]] | None = None) -> Path:
+    """Fine-tune (or resume) and return the run folder. Ultralytics must be configured offline first.
+
+    `callbacks` attach to ultralytics' trainer events (e.g. "on_fit_epoch_end"), as its integrations do.
+    """
+    import torch
     from ultralytics import YOLO
 
     if cfg.threads:
@@ -60,7 +65,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if resume:
         if not last.is_file():
             raise TrainingError(f"{last}: nothing to resume (no last.pt in the run folder)")
+        if torch.load(last, map_location="cpu", weights_only=False).get("epoch", -1) < 0:
+            raise TrainingError(f"{out}: this run finished; nothing to resume (start a new run with --base)")
         model = YOLO(str(last))
+        _attach(model, callbacks)
         model.train(resume=True)
     else:
         if not cfg.base.is_file():
@@ -68,6 +76,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         if out.exists() and last.exists():
             raise TrainingError(f"{out}: run exists; use --resume to continue it or pick another --name")
         model = YOLO(str(cfg.base))
+        _attach(model, callbacks)
         model.train(
             data=str(cfg.dataset / "data.yaml"),
             epochs=cfg.epochs,
@@ -100,6 +109,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     }
     (out / "cityeye_run.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     return out
+
+
+def _attach(model: Any, callbacks: dict[str, Callable[[Any], None]] | None) -> None:
+    for event, fn in (callbacks or {}).items():
+        model.add_callback(event, fn)
 
 
 def _per_class(model: Any) -> dict[str, dict[str, float]]:
