@@ -204,6 +204,32 @@ def cmd_datasets_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_datasets_import(args: argparse.Namespace, settings: Settings) -> int:
+    """COCO JSON, Pascal VOC or YOLO (boxes or polygons) → YOLO layout, ready to be a recipe source."""
+    from datasets.formats import export_yolo, import_coco, import_voc, import_yolo
+
+    out = Path(args.out)
+    classes: list[str] = list(args.classes or [])
+    for split, src in (("train", args.train), ("val", args.val)):
+        if src is None:
+            continue
+        src_path = Path(src)
+        if args.format == "coco":
+            images = import_coco(src_path, Path(args.images or src_path.parent))
+        elif args.format == "voc":
+            images = import_voc(src_path, Path(args.images or src_path))
+        else:
+            if not classes:
+                raise UserError("--classes is required for YOLO input (names in class-id order)")
+            images = import_yolo(src_path / "images", src_path / "labels", classes)
+        for name in sorted({b.class_name for im in images for b in im.boxes} - set(classes)):
+            classes.append(name)
+        export_yolo(images, out, classes, split=split, link=not args.copy)
+        print(f"{split}: {len(images)} images, {sum(len(i.boxes) for i in images)} boxes")
+    print(f"classes (by id): {classes}\nwritten to {out} (images/<split>, labels/<split>, data.yaml)")
+    return 0
+
+
 def cmd_datasets_synth(args: argparse.Namespace, settings: Settings) -> int:
     from datasets.synthetic import write_yolo_dataset
 
@@ -419,6 +445,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--splits", nargs="+", default=["train", "val"])
     x.add_argument("--copy", action="store_true", help="copy images instead of linking them (yolo)")
     x.set_defaults(func=cmd_datasets_export)
+    im = ds.add_parser("import", help="COCO / Pascal VOC / YOLO (boxes or polygons) → YOLO layout")
+    im.add_argument("--format", choices=["coco", "voc", "yolo"], required=True)
+    im.add_argument("--train", help="train split: COCO json, VOC annotations folder, or YOLO folder")
+    im.add_argument("--val", help="val split, same kind as --train")
+    im.add_argument("--images", help="images folder (COCO: default the json's folder; VOC: the annotations folder)")
+    im.add_argument("--classes", nargs="+", help="class names in id order (YOLO input; fixes ids for others)")
+    im.add_argument("--out", required=True)
+    im.add_argument("--copy", action="store_true", help="copy images instead of linking them")
+    im.set_defaults(func=cmd_datasets_import)
     sy = ds.add_parser("synth", help="synthetic street/aerial scenes with ground truth, in YOLO layout")
     sy.add_argument("out")
     sy.add_argument("--train", type=int, default=100)

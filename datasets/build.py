@@ -106,6 +106,12 @@ def closeup_crops(
     return crops
 
 
+def split_images_dir(root: Path, split: str) -> Path:
+    """A source's images of one split: `<root>/<split>/images` (Roboflow) or `<root>/images/<split>` (ultralytics)."""
+    roboflow, ultralytics = root / split / "images", root / "images" / split
+    return ultralytics if not roboflow.is_dir() and ultralytics.is_dir() else roboflow
+
+
 class LeakGuard:
     """Fingerprints of the validation images; `twin_of(train_image)` names the val image it copies, if any."""
 
@@ -192,9 +198,10 @@ def build_dataset(
     for key, src in recipe.sources.items():
         root = data_root / src.path
         for split in SPLITS:
-            images = list_images(root / split / "images")
+            folder = split_images_dir(root, split)
+            images = list_images(folder)
             if not images:
-                raise DatasetBuildError(f"{root / split / 'images'}: no images (is --data-root right?)")
+                raise DatasetBuildError(f"{folder}: no images (is --data-root right?)")
             sources[(key, split)] = images[:limit] if limit else images
     # The validation images are frozen; a train image that is a copy or near-copy of any of them is left out
     # (sources do ship such leaks: facade_ads_spb's val images are all byte-identical to train images).

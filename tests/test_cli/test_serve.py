@@ -33,7 +33,7 @@ def test_serve_starts_and_answers(tmp_path):
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read() if proc.stdout else ''
+                    out = proc.stdout.read() if proc.stdout else ""
                     raise AssertionError(f"server did not start: {out}") from None
                 time.sleep(0.3)
         assert r.status_code == 200 and r.json()["status"] == "ok"
