@@ -128,15 +128,18 @@ class Registry:
         versions = self._ensure_bundled(self._load())
         cand = self.get(version)
         prod = next((v for v in versions.values() if v.stage == "production"), None)
-        if prod is not None and prod.version != cand.version and not force:
+        notes = cand.notes
+        if prod is not None and prod.version != cand.version:
             drops = gate(cand, prod, margin)
-            if drops:
+            if drops and not force:
                 raise PromotionRefused(f"promotion of {version} refused: " + "; ".join(drops))
+            if drops:
+                notes = (notes + "\n" if notes else "") + "promoted with force over the gate: " + "; ".join(drops)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         for v in versions.values():
             if v.stage == "production" and v.version != cand.version:
                 v.stage = "archived"
-        versions[cand.version] = cand.model_copy(update={"stage": "production", "promoted_at": now})
+        versions[cand.version] = cand.model_copy(update={"stage": "production", "promoted_at": now, "notes": notes})
         self._save(versions)
         return versions[cand.version]
 

@@ -52,6 +52,8 @@ def test_candidate_missing_a_category_is_refused(tmp_path, weights):
     reg.register(weights, mv("b", stall=0.9))
     with pytest.raises(PromotionRefused, match="missing"):
         reg.promote("b")
+    forced = reg.promote("b", force=True)
+    assert forced.stage == "production" and "promoted with force over the gate" in forced.notes
 
 
 def test_bundled_default_becomes_production(tmp_path, weights):

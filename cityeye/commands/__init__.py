@@ -1,0 +1,1 @@
+"""Subcommand groups of the `cityeye` command, one module each."""

@@ -1,0 +1,82 @@
+"""`cityeye models list | show | promote | package | export`: the model registry."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cityeye.commands.common import offline
+from cityeye.config import Settings
+
+
+def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import Registry
+
+    print(f"{'version':<24}{'stage':<12}{'mAP50/all':>10}  {'dataset':<20}{'parent':<16}created")
+    for v in Registry(settings.models_dir).versions():
+        print(
+            f"{v.version:<24}{v.stage:<12}{v.metrics.get('mAP50/all', float('nan')):>10.3f}  "
+            f"{v.dataset:<20}{v.parent or '-':<16}{v.created_at}"
+        )
+    return 0
+
+
+def cmd_models_show(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import Registry
+
+    print(Registry(settings.models_dir).get(args.version).model_dump_json(indent=2))
+    return 0
+
+
+def cmd_models_promote(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import Registry
+
+    mv = Registry(settings.models_dir).promote(args.version, margin=args.margin, force=args.force)
+    print(f"{mv.version} is now production")
+    return 0
+
+
+def cmd_models_export(args: argparse.Namespace, settings: Settings) -> int:
+    offline(settings)
+    from inference.detector import export_onnx
+    from models.registry import Registry
+
+    reg = Registry(settings.models_dir)
+    mv = reg.get(args.version)
+    out = export_onnx(reg.weights(mv.version, "pt"), args.imgsz or mv.imgsz, reg.weights(mv.version, "onnx"))
+    print(f"exported {mv.version} to {out}")
+    return 0
+
+
+def cmd_models_package(args: argparse.Namespace, settings: Settings) -> int:
+    offline(settings)
+    from models.registry import BUNDLED_DIR, Registry
+    from training.package import package_default
+
+    reg = Registry(settings.models_dir)
+    mv = reg.get(args.version)
+    out = Path(args.out) if args.out else BUNDLED_DIR / mv.version
+    target = package_default(reg.weights(mv.version, "pt"), mv, out)
+    print(f"packaged {mv.version} as {target} ({target.stat().st_size / 1e6:.1f} MB); add a MODEL_CARD.md beside it")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    m = sub.add_parser("models", help="the model registry").add_subparsers(dest="models_cmd", required=True)
+    m.add_parser("list", help="versions, stages and headline metrics").set_defaults(func=cmd_models_list)
+    ms = m.add_parser("show", help="one version as JSON")
+    ms.add_argument("version")
+    ms.set_defaults(func=cmd_models_show)
+    mp = m.add_parser("promote", help="make a candidate production (gated per category)")
+    mp.add_argument("version")
+    mp.add_argument("--margin", type=float, default=0.02, help="largest allowed mAP50 drop per category")
+    mp.add_argument("--force", action="store_true", help="skip the gate (recorded in the registry)")
+    mp.set_defaults(func=cmd_models_promote)
+    mk = m.add_parser("package", help="package a version as the bundled default (models/default/<version>)")
+    mk.add_argument("version")
+    mk.add_argument("--out", help="folder (default: models/default/<version> in the source tree)")
+    mk.set_defaults(func=cmd_models_package)
+    mx = m.add_parser("export", help="export a version to ONNX (dynamic batch, simplified)")
+    mx.add_argument("version")
+    mx.add_argument("--imgsz", type=int)
+    mx.set_defaults(func=cmd_models_export)
