@@ -61,6 +61,16 @@ def cmd_models_package(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_models_card(args: argparse.Namespace, settings: Settings) -> int:
+    from models.registry import BUNDLED_DIR
+    from training.model_card import write_model_card
+
+    out = Path(args.out) if args.out else BUNDLED_DIR / args.version / "MODEL_CARD.md"
+    write_model_card(args.version, Path(args.evaluation), Path(args.run), out, args.command or [])
+    print(f"model card written to {out}")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     m = sub.add_parser("models", help="the model registry").add_subparsers(dest="models_cmd", required=True)
     m.add_parser("list", help="versions, stages and headline metrics").set_defaults(func=cmd_models_list)
@@ -76,6 +86,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mk.add_argument("version")
     mk.add_argument("--out", help="folder (default: models/default/<version> in the source tree)")
     mk.set_defaults(func=cmd_models_package)
+    mc = m.add_parser("card", help="write MODEL_CARD.md from a training run and its evaluation")
+    mc.add_argument("version")
+    mc.add_argument("--evaluation", required=True, help="folder written by `cityeye evaluate` (metrics.json)")
+    mc.add_argument("--run", required=True, help="training run folder (cityeye_run.json)")
+    mc.add_argument("--command", action="append", help="a command that made the model (repeat, in order)")
+    mc.add_argument("--out", help="default: models/default/<version>/MODEL_CARD.md")
+    mc.set_defaults(func=cmd_models_card)
     mx = m.add_parser("export", help="export a version to ONNX (dynamic batch, simplified)")
     mx.add_argument("version")
     mx.add_argument("--imgsz", type=int)
