@@ -45,8 +45,16 @@ def run_dir(cfg: TrainConfig) -> Path:
     return cfg.runs_dir / cfg.name
 
 
-def train(cfg: TrainConfig, resume: bool = False, callbacks: dict[str, Callable[[Any], None]] | None = None) -> Path:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    callbacks: dict[str, Callable[[Any], None]] | None = None,
+    resume_epochs: int | None = None,
+) -> Path:
     """Fine-tune (or resume) and return the run folder. Ultralytics must be configured offline first.
+
+    `resume_epochs` changes a resumed run's planned total (e.g. to finish sooner); the learning-rate schedule
+    follows the new total from the next epoch on.
 
     `callbacks` attach to ultralytics' trainer events (e.g. "on_fit_epoch_end"), as its integrations do.
     """
@@ -65,8 +73,15 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: dict[str, Callable[
     if resume:
         if not last.is_file():
             raise TrainingError(f"{last}: nothing to resume (no last.pt in the run folder)")
-        if torch.load(last, map_location="cpu", weights_only=False).get("epoch", -1) < 0:
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        if ckpt.get("epoch", -1) < 0:
             raise TrainingError(f"{out}: this run finished; nothing to resume (start a new run with --base)")
+        if resume_epochs is not None and resume_epochs != ckpt["train_args"].get("epochs"):
+            if resume_epochs <= ckpt["epoch"] + 1:
+                raise TrainingError(f"{out}: {ckpt['epoch'] + 1} epochs are done already; --epochs must be more")
+            ckpt["train_args"]["epochs"] = resume_epochs
+            torch.save(ckpt, last)
+        del ckpt
         model = YOLO(str(last))
         _attach(model, callbacks)
         model.train(resume=True)
@@ -97,7 +112,7 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: dict[str, Callable[
     record = {
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds_this_session": round(time.time() - started, 1),
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+        "config": _effective_config(cfg, out),
         "dataset": {"name": manifest["name"], "hash": manifest["hash"], "images": manifest["images"]},
         "machine": {
             "platform": platform.platform(),
@@ -109,6 +124,21 @@ def train(cfg: TrainConfig, resume: bool = False, callbacks: dict[str, Callable[
     }
     (out / "cityeye_run.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
     return out
+
+
+def _effective_config(cfg: TrainConfig, out: Path) -> dict[str, Any]:
+    """The config as run: ultralytics' resolved args.yaml wins (a resumed run keeps its own epochs, size …)."""
+    import yaml
+
+    config: dict[str, Any] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    args_file = out / "args.yaml"
+    if args_file.is_file():
+        resolved = yaml.safe_load(args_file.read_text(encoding="utf-8")) or {}
+        for key in ("epochs", "imgsz", "batch", "device", "seed", "patience"):
+            if key in resolved:
+                config[key] = resolved[key]
+        config["ultralytics_args"] = "args.yaml"
+    return config
 
 
 def _attach(model: Any, callbacks: dict[str, Callable[[Any], None]] | None) -> None:

@@ -40,7 +40,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         base=base,
         runs_dir=runs,
         name=args.name,
-        epochs=args.epochs,
+        epochs=args.epochs or 10,
         imgsz=args.imgsz,
         batch=args.batch,
         device=args.device,
@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         threads=args.threads,
         extra=_ultralytics_overrides(args.set),
     )
-    out = train(cfg, resume=args.resume)
+    out = train(cfg, resume=args.resume, resume_epochs=args.epochs if args.resume else None)
     print(f"training run written to {out}")
     return 0
 
@@ -96,7 +96,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--base", help="ultralytics checkpoint to start from")
     t.add_argument("--legacy", default=str(DEFAULT_LEGACY), help="YOLOv5 .pt to initialise from (no --base)")
     t.add_argument("--runs-dir", help="where runs go (default <data>/runs)")
-    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--epochs", type=int, help="planned epochs (default 10); with --resume: a new total for the run")
     t.add_argument("--imgsz", type=int, default=320)
     t.add_argument("--batch", type=int, default=16)
     t.add_argument("--device", default="cpu")

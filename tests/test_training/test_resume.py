@@ -42,8 +42,11 @@ def test_interrupted_run_resumes(tmp_path):
     assert torch.load(last, map_location="cpu", weights_only=False)["epoch"] == 0
     with pytest.raises(TrainingError, match="run exists"):
         train(cfg)
-    out = train(cfg, resume=True)
+    with pytest.raises(TrainingError, match="done already"):
+        train(cfg, resume=True, resume_epochs=1)
+    out = train(cfg, resume=True, resume_epochs=3)  # a new total: one more epoch than planned
     record = json.loads((out / "cityeye_run.json").read_text())
-    assert [int(r["epoch"]) for r in record["results_csv"]] == [1, 2]
+    assert [int(r["epoch"]) for r in record["results_csv"]] == [1, 2, 3]
+    assert record["config"]["epochs"] == 3
     with pytest.raises(TrainingError, match="finished"):
         train(cfg, resume=True)

@@ -101,8 +101,25 @@ def test_build_train_evaluate_register(tmp_path, capsys):
     shown = json.loads(capsys.readouterr().out)
     assert shown["dataset"] == "tiny" and shown["stage"] == "candidate"
     card = tmp_path / "MODEL_CARD.md"
-    assert main([*d, "models", "card", "tiny-1", "--evaluation", str(out), "--run", str(run), "--out", str(card),
-                 "--command", "cityeye train tiny --name r1"]) == 0
+    assert (
+        main(
+            [
+                *d,
+                "models",
+                "card",
+                "tiny-1",
+                "--evaluation",
+                str(out),
+                "--run",
+                str(run),
+                "--out",
+                str(card),
+                "--command",
+                "cityeye train tiny --name r1",
+            ]
+        )
+        == 0
+    )
     text = card.read_text()
     assert "### val: src" in text and "cityeye train tiny --name r1" in text and "1 epochs at 64 px" in text
     assert main([*d, "datasets", "export", "tiny", "--format", "coco", "--out", str(tmp_path / "coco")]) == 0
