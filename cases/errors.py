@@ -5,7 +5,13 @@ CaseError
 ├── EvidenceNotFound      no evidence with that index for the case (or its file is gone)
 ├── InvalidFilter         a list filter names an unknown category/status or is out of range
 ├── InvalidEvent          an event the store cannot take (e.g. naive datetimes)
-└── EvidenceWriteError    an evidence file could not be written; the ingestion was rolled back
+├── EvidenceWriteError    an evidence file could not be written; the ingestion was rolled back
+├── IllegalTransition     the action is not allowed from the case's status (HTTP 409)
+├── VersionConflict       the case changed since the caller read it (optimistic locking, HTTP 409)
+├── PermissionDenied      the caller's role or districts do not allow the action (HTTP 403)
+├── InvalidAction         the action's arguments are wrong (e.g. merging a case into itself, HTTP 422)
+│   └── VersionRequired   no expected version given (HTTP 428)
+└── AuthError             no API key, or an unknown or revoked one (HTTP 401)
 """
 
 from __future__ import annotations
@@ -44,3 +50,42 @@ class InvalidEvent(CaseError, ValueError):
 
 class EvidenceWriteError(CaseError):
     """Writing an evidence file failed; nothing of the ingestion was kept."""
+
+
+class IllegalTransition(CaseError):
+    def __init__(self, case_id: int, action: str, status: str, message: str):
+        self.case_id = case_id
+        self.action = action
+        self.status = status
+        super().__init__(message)
+
+
+class VersionConflict(CaseError):
+    def __init__(self, case_id: int, expected: int | None, actual: int | None):
+        self.case_id = case_id
+        self.expected = expected
+        self.actual = actual
+        now = f"is at version {actual}" if actual is not None else "was changed"
+        super().__init__(
+            f"case {case_id} {now}, you sent version {expected}: someone else changed it; reload and retry"
+        )
+
+
+class PermissionDenied(CaseError):
+    """`needed` lists the roles that may do the action."""
+
+    def __init__(self, message: str, needed: tuple[str, ...] = ()):
+        self.needed = needed
+        super().__init__(message)
+
+
+class InvalidAction(CaseError, ValueError):
+    """The action's arguments cannot be applied."""
+
+
+class AuthError(CaseError):
+    """Missing, unknown or revoked API key."""
+
+
+class VersionRequired(InvalidAction):
+    """A state-changing action was sent without the case version the caller read (HTTP 428)."""

@@ -10,14 +10,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -46,9 +50,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(
-                f"naive datetime {value.isoformat()} refused: use timezone-aware datetimes (UTC)"
-            )
+            raise ValueError(f"naive datetime {value.isoformat()} refused: use timezone-aware datetimes (UTC)")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
@@ -86,13 +88,26 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer)
+    # lifecycle (migration 0002)
+    severity: Mapped[int] = mapped_column(Integer, default=1)
+    district: Mapped[str | None] = mapped_column(String(64), index=True)
+    department: Mapped[str | None] = mapped_column(String(128))
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    repeat_of: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    status_since: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    registered_at: Mapped[datetime | None]
+    dispatched_at: Mapped[datetime | None]
+    handled_at: Mapped[datetime | None]
+    verified_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
 
     observations: Mapped[list[Observation]] = relationship(
         back_populates="case", order_by="Observation.id", lazy="raise_on_sql"
     )
-    evidence: Mapped[list[Evidence]] = relationship(
-        back_populates="case", order_by="Evidence.n", lazy="raise_on_sql"
-    )
+    evidence: Mapped[list[Evidence]] = relationship(back_populates="case", order_by="Evidence.n", lazy="raise_on_sql")
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version}
 
@@ -155,3 +170,67 @@ class Evidence(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="evidence", lazy="raise_on_sql")
+
+
+class AuditEntry(Base):
+    """One change of a case: who (key name + role), when, what. Append-only: rows are never updated or deleted."""
+
+    __tablename__ = "case_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@event.listens_for(AuditEntry, "before_update")
+@event.listens_for(AuditEntry, "before_delete")
+def _audit_is_append_only(_mapper: Any, _connection: Any, target: AuditEntry) -> None:
+    raise ValueError(f"audit entry {target.id} is append-only: it cannot be changed or deleted")
+
+
+class ApiKey(Base):
+    """An API key: only `salt` and `key_hash` (sha256) are kept; the key itself is shown once at creation.
+
+    A key reads `ce_<prefix>_<secret>`; `prefix` finds the row, the hash proves the secret.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    districts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One webhook POST to make (a transactional outbox row, written with the case change it reports).
+
+    `state`: pending → delivered, or → dead after the last attempt failed (the dead-letter list).
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_type: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

@@ -16,23 +16,47 @@ written once their rows have ids, and removed again if anything fails before the
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 import cv2
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from cases.db import SQLITE_BEGIN_OPTION
-from cases.errors import CaseNotFound, EvidenceNotFound, EvidenceWriteError, InvalidEvent, InvalidFilter
+from cases.errors import (
+    CaseNotFound,
+    EvidenceNotFound,
+    EvidenceWriteError,
+    IllegalTransition,
+    InvalidAction,
+    InvalidEvent,
+    InvalidFilter,
+    VersionConflict,
+    VersionRequired,
+)
 from cases.geometry import box_iou, degrees_box, haversine_m
-from cases.orm import Case, Evidence, Observation
+from cases.lifecycle import (
+    ENTERED_AT_COLUMN,
+    SYSTEM,
+    Action,
+    Actor,
+    Verdict,
+    check_permission,
+    due_at,
+    next_status,
+)
+from cases.orm import AuditEntry, Case, Evidence, Observation, WebhookDelivery
 from cases.status import OPEN_STATUSES, CaseStatus
 from cityeye.config import Settings
 from inference.event import Event, EvidenceImage
@@ -42,16 +66,25 @@ JPEG_QUALITY = 90
 JPEG_CONTENT_TYPE = "image/jpeg"
 DEFAULT_PAGE_SIZE = 50
 INGEST_ATTEMPTS = 3  # retries after a lost race (unique event_id, optimistic-lock conflict)
+SORTS = ("last_seen", "priority", "due")
+Sort = Literal["last_seen", "priority", "due"]
+BBoxFilter = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What `ingest` did: opened `case_id` (created), added to it (merged), or nothing (duplicate)."""
+    """What `ingest` did: opened `case_id` (created), added to it (merged), or nothing (duplicate).
+
+    `reopened`: the event merged into a closed case that it brought back (recurrence: reopen);
+    `repeat_of`: the new case is a repeat of this closed one (recurrence: link).
+    """
 
     case_id: int
     created: bool
     merged: bool
     duplicate: bool
+    reopened: bool = False
+    repeat_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,11 +99,12 @@ class CasePage:
 
 @dataclass(frozen=True)
 class CaseRecord:
-    """A case with its observations (oldest first) and evidence (by `n`)."""
+    """A case with its observations (oldest first), evidence (by `n`) and audit log (oldest first)."""
 
     case: Case
     observations: list[Observation]
     evidence: list[Evidence]
+    audit: list[AuditEntry]
 
 
 @dataclass(frozen=True)
@@ -95,15 +129,46 @@ class _Encoded:
 class CaseService:
     """The case store's one entry point. Thread-safe: every call opens its own session."""
 
-    def __init__(self, session_factory: sessionmaker[Session], settings: Settings, taxonomy: Taxonomy):
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        taxonomy: Taxonomy,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self._sessions = session_factory
         self._settings = settings
         self._taxonomy = taxonomy
         self._evidence_dir = Path(settings.evidence_dir)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.outbox_listeners: list[Callable[[], None]] = []  # called after a commit that queued webhooks
 
     @property
     def evidence_dir(self) -> Path:
         return self._evidence_dir
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return self._taxonomy
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self._sessions
+
+    def now(self) -> datetime:
+        """The service's clock (UTC): SLA deadlines and overdue flags are computed against it."""
+        return self._clock()
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A read-then-write transaction: on SQLite it takes the write lock at BEGIN."""
+        with self._sessions() as session:
+            session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
 
     # ---- ingestion -------------------------------------------------------------------------------------
     def ingest(self, event: Event) -> IngestResult:
@@ -115,9 +180,7 @@ class CaseService:
         category = self._taxonomy.categories.get(event.category)
         if category is None:
             known = ", ".join(sorted(self._taxonomy.categories))
-            raise InvalidEvent(
-                f"event {event.event_id}: unknown category {event.category!r} (known: {known})"
-            )
+            raise InvalidEvent(f"event {event.event_id}: unknown category {event.category!r} (known: {known})")
         for name, value in (("start", event.start), ("end", event.end)):
             if value.tzinfo is None or value.utcoffset() is None:
                 raise InvalidEvent(f"event {event.event_id}: {name} must be timezone-aware, got {value}")
@@ -136,22 +199,38 @@ class CaseService:
 
     def _ingest_once(self, event: Event, category: Category, images: Sequence[_Encoded]) -> IngestResult:
         written: list[Path] = []
+        queued = False
         with self._sessions() as session:
             session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             try:
-                existing = session.scalar(
-                    select(Observation.case_id).where(Observation.event_id == event.event_id)
-                )
+                existing = session.scalar(select(Observation.case_id).where(Observation.event_id == event.event_id))
                 if existing is not None:
                     return IngestResult(case_id=existing, created=False, merged=False, duplicate=True)
+                now = self._clock()
                 case = self._find_match(session, event, category)
-                created = case is None
+                created, reopened, repeat_of = case is None, False, None
                 if case is None:
-                    case = _new_case(event, category)
-                    session.add(case)
+                    closed = self._find_recurrence(session, event, category)
+                    if closed is not None and self._settings.lifecycle.recurrence == "reopen":
+                        case, created, reopened = closed, False, True
+                        self._reopen(session, case, category, now, event)
+                        _merge_into(case, event)
+                    else:
+                        repeat_of = closed.id if closed is not None else None
+                        case = self._new_case(event, category, now, repeat_of)
+                        session.add(case)
                 else:
                     _merge_into(case, event)
                 session.flush()
+                if created:
+                    session.add(
+                        _audit(
+                            case.id, SYSTEM, "create", None, CaseStatus.DETECTED, now, detail={"repeat_of": repeat_of}
+                        )
+                    )
+                    queued = self._enqueue(session, "case.created", case, now, from_status=None)
+                elif reopened:
+                    queued = self._enqueue(session, "case.status_changed", case, now, from_status=CaseStatus.CLOSED)
                 obs = _observation(case.id, event)
                 session.add(obs)
                 session.flush()
@@ -162,22 +241,91 @@ class CaseService:
                     _write_atomic(target, img.data)
                     written.append(target)
                 session.commit()
-                return IngestResult(case_id=case.id, created=created, merged=not created, duplicate=False)
             except BaseException:
                 for path in written:
                     path.unlink(missing_ok=True)
                 session.rollback()
                 raise
+        if queued:
+            self._notify_outbox()
+        return IngestResult(
+            case_id=case.id,
+            created=created,
+            merged=not created,
+            duplicate=False,
+            reopened=reopened,
+            repeat_of=repeat_of,
+        )
+
+    def _new_case(self, event: Event, category: Category, now: datetime, repeat_of: int | None) -> Case:
+        case = _new_case(event, category)
+        case.severity = category.severity
+        case.status_since = now
+        case.due_at = due_at(CaseStatus.DETECTED, now, category)
+        case.repeat_of = repeat_of
+        case.reopen_count = 0
+        if event.geo is not None:
+            case.district = self._district_of(event.geo.lat, event.geo.lon)
+        return case
+
+    def _district_of(self, lat: float, lon: float) -> str | None:
+        for name, (min_lon, min_lat, max_lon, max_lat) in self._settings.lifecycle.districts.items():
+            if min_lon <= lon <= max_lon and min_lat <= lat <= max_lat:
+                return name
+        return None
+
+    def _reopen(self, session: Session, case: Case, category: Category, now: datetime, event: Event) -> None:
+        """A closed case whose problem came back: registered again (its department kept), due for dispatch."""
+        session.add(
+            _audit(
+                case.id,
+                SYSTEM,
+                "reopen",
+                CaseStatus.CLOSED,
+                CaseStatus.REGISTERED,
+                now,
+                note=f"recurred: event {event.event_id} from {event.source_id}",
+                detail={"event_id": event.event_id},
+            )
+        )
+        case.status = CaseStatus.REGISTERED.value
+        case.status_since = now
+        case.due_at = due_at(CaseStatus.REGISTERED, now, category)
+        case.registered_at = now
+        case.dispatched_at = case.handled_at = case.verified_at = case.closed_at = None
+        case.verdict = None
+        case.reopen_count += 1
 
     def _find_match(self, session: Session, event: Event, category: Category) -> Case | None:
         window = timedelta(hours=self._settings.cases.merge_window_h)
+        return self._best_match(
+            session,
+            event,
+            category,
+            [
+                Case.status.in_([s.value for s in OPEN_STATUSES]),
+                Case.last_seen >= event.start - window,
+                Case.first_seen <= event.end + window,
+            ],
+        )
+
+    def _find_recurrence(self, session: Session, event: Event, category: Category) -> Case | None:
+        """A case closed within `lifecycle.recurrence_window_h` before the event, at the same place."""
+        if self._settings.lifecycle.recurrence == "off":
+            return None
+        window = timedelta(hours=self._settings.lifecycle.recurrence_window_h)
+        return self._best_match(
+            session,
+            event,
+            category,
+            [Case.status == CaseStatus.CLOSED.value, Case.closed_at >= event.start - window],
+        )
+
+    def _best_match(
+        self, session: Session, event: Event, category: Category, where: list[ColumnElement[bool]]
+    ) -> Case | None:
         same_source = Case.source_id == event.source_id
-        where: list[ColumnElement[bool]] = [
-            Case.category == event.category,
-            Case.status.in_([s.value for s in OPEN_STATUSES]),
-            Case.last_seen >= event.start - window,
-            Case.first_seen <= event.end + window,
-        ]
+        where = [Case.category == event.category, *where]
         if event.geo is None:
             where.append(same_source)
         else:
@@ -228,6 +376,216 @@ class CaseService:
         with self._sessions() as session:
             return session.scalar(select(Observation.case_id).where(Observation.event_id == event_id))
 
+    # ---- lifecycle actions ---------------------------------------------------------------------------------
+    def act(
+        self,
+        case_id: int,
+        action: Action | str,
+        actor: Actor,
+        *,
+        version: int | None = None,
+        note: str = "",
+        department: str | None = None,
+        verdict: Verdict | str | None = None,
+        district: str | None = None,
+    ) -> Case:
+        """Take a lifecycle `action` on a case as `actor` and return the updated case.
+
+        Every state-changing action needs `version`, the case version the caller read (optimistic
+        locking); notes do not. Checks, in order: the case exists (`CaseNotFound`), the actor's role and
+        districts (`PermissionDenied`), the version (`VersionRequired`, `VersionConflict`), the transition
+        (`IllegalTransition`) and the arguments (`InvalidAction`). Each action writes one audit entry and,
+        when the status changes, queues the `case.status_changed` webhooks in the same transaction.
+        """
+        action = Action(action)
+        if action is Action.MERGE:
+            raise InvalidAction("merge takes two cases: use CaseService.merge")
+        verdict = Verdict(verdict) if verdict is not None else None
+        queued = False
+        with self._write() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                raise CaseNotFound(case_id)
+            check_permission(actor, action, case_id, case.district)
+            if action is not Action.NOTE:
+                _check_version(case, version)
+            before = CaseStatus(case.status)
+            after = next_status(case_id, action, before, verdict)
+            now = self._clock()
+            detail: dict[str, Any] = {}
+            if action is Action.NOTE:
+                if not note.strip():
+                    raise InvalidAction("a note needs text")
+            elif action is Action.DISPATCH:
+                if not department or not department.strip():
+                    raise InvalidAction("dispatch needs the department the case is sent to")
+                detail["department"] = case.department = department.strip()
+            elif action is Action.VERIFY:
+                detail["verdict"] = case.verdict = verdict.value if verdict else None
+            elif action is Action.DISMISS:
+                if not note.strip():
+                    raise InvalidAction("dismiss needs a note saying why")
+            if action is Action.REGISTER and district is not None:
+                check_permission(actor, action, case_id, district)  # cannot move a case out of one's districts
+                detail["district"] = case.district = district
+            if action is not Action.NOTE:
+                self._enter(case, after, now)
+            session.add(_audit(case_id, actor, action.value, before, after, now, note=note, detail=detail))
+            if after is not before:
+                queued = self._enqueue(session, "case.status_changed", case, now, from_status=before)
+            self._commit(session, case_id, version)
+        if queued:
+            self._notify_outbox()
+        return case
+
+    def merge(
+        self,
+        source_id: int,
+        target_id: int,
+        actor: Actor,
+        *,
+        version: int | None,
+        target_version: int | None = None,
+        note: str = "",
+    ) -> Case:
+        """Merge case `source_id` into `target_id` (one real problem reported twice) and return the target.
+
+        The source's observations and evidence move to the target (evidence renumbered after the
+        target's); the source is dismissed with verdict duplicate and `duplicate_of` = target. Both must be
+        open and of one category. `version` is the source's expected version, `target_version` optionally
+        the target's.
+        """
+        if source_id == target_id:
+            raise InvalidAction(f"cannot merge case {source_id} into itself")
+        queued = False
+        with self._write() as session:
+            source, target = session.get(Case, source_id), session.get(Case, target_id)
+            if source is None:
+                raise CaseNotFound(source_id)
+            if target is None:
+                raise CaseNotFound(target_id)
+            check_permission(actor, Action.MERGE, source_id, source.district)
+            check_permission(actor, Action.MERGE, target_id, target.district)
+            _check_version(source, version)
+            if target_version is not None:
+                _check_version(target, target_version)
+            before = CaseStatus(source.status)
+            after = next_status(source_id, Action.MERGE, before)
+            if CaseStatus(target.status) not in OPEN_STATUSES:
+                raise IllegalTransition(
+                    target_id,
+                    Action.MERGE.value,
+                    target.status,
+                    f"cannot merge into case {target_id}: it is {target.status}; merge into an open case",
+                )
+            if source.category != target.category:
+                raise InvalidAction(
+                    f"cannot merge case {source_id} ({source.category}) into case {target_id} "
+                    f"({target.category}): categories differ"
+                )
+            now = self._clock()
+            last_n = session.scalar(select(func.max(Evidence.n)).where(Evidence.case_id == target_id)) or 0
+            moved_ev = session.scalars(select(Evidence).where(Evidence.case_id == source_id).order_by(Evidence.n)).all()
+            for i, ev in enumerate(moved_ev, start=1):
+                ev.case_id, ev.n = target_id, last_n + i
+            moved_obs = (
+                session.scalar(select(func.count()).select_from(Observation).where(Observation.case_id == source_id))
+                or 0
+            )
+            session.execute(update(Observation).where(Observation.case_id == source_id).values(case_id=target_id))
+            _absorb(target, source)
+            source.observation_count = 0
+            source.verdict = Verdict.DUPLICATE.value
+            source.duplicate_of = target_id
+            self._enter(source, after, now)
+            detail = {"into": target_id, "observations": moved_obs, "evidence": len(moved_ev)}
+            session.add(_audit(source_id, actor, "merge", before, after, now, note=note, detail=detail))
+            tstatus = CaseStatus(target.status)
+            session.add(_audit(target_id, actor, "merge", tstatus, tstatus, now, note=note, detail={"from": source_id}))
+            queued = self._enqueue(session, "case.status_changed", source, now, from_status=before)
+            self._commit(session, source_id, version)
+        if queued:
+            self._notify_outbox()
+        return target
+
+    def _enter(self, case: Case, status: CaseStatus, now: datetime) -> None:
+        """Move `case` into `status` (or restart it, e.g. a re-dispatch): the clock of the next step starts."""
+        case.status = status.value
+        case.status_since = now
+        case.due_at = due_at(status, now, self._taxonomy.categories[case.category])
+        column = ENTERED_AT_COLUMN.get(status)
+        if column is not None:
+            setattr(case, column, now)
+
+    def _commit(self, session: Session, case_id: int, version: int | None) -> None:
+        try:
+            session.commit()
+        except StaleDataError as exc:  # another writer updated the row between our read and our write
+            session.rollback()
+            raise VersionConflict(case_id, version, None) from exc
+
+    def audit_log(self, case_id: int) -> list[AuditEntry]:
+        with self._sessions() as session:
+            if session.get(Case, case_id) is None:
+                raise CaseNotFound(case_id)
+            return list(
+                session.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id))
+            )
+
+    # ---- webhook outbox ------------------------------------------------------------------------------------
+    def _enqueue(
+        self, session: Session, event_type: str, case: Case, now: datetime, *, from_status: CaseStatus | None
+    ) -> bool:
+        """Queue one delivery per subscribed webhook, in the caller's transaction (a transactional outbox)."""
+        hooks = [h for h in self._settings.push.webhooks if event_type in h.events]
+        if not hooks:
+            return False
+        payload = json.dumps(
+            {
+                "event": event_type,
+                "at": now.isoformat(),
+                "case": {
+                    "id": case.id,
+                    "category": case.category,
+                    "code": case.code,
+                    "status": case.status,
+                    "from_status": from_status.value if from_status else None,
+                    "lat": case.lat,
+                    "lon": case.lon,
+                    "district": case.district,
+                    "department": case.department,
+                    "verdict": case.verdict,
+                    "severity": case.severity,
+                    "first_seen": case.first_seen.isoformat(),
+                    "last_seen": case.last_seen.isoformat(),
+                    "due_at": case.due_at.isoformat() if case.due_at else None,
+                    "repeat_of": case.repeat_of,
+                    "duplicate_of": case.duplicate_of,
+                },
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        for hook in hooks:
+            session.add(
+                WebhookDelivery(
+                    url=hook.url,
+                    event_type=event_type,
+                    case_id=case.id,
+                    payload=payload,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    last_error="",
+                    created_at=now,
+                )
+            )
+        return True
+
+    def _notify_outbox(self) -> None:
+        for listener in list(self.outbox_listeners):
+            listener()
+
     # ---- reads -----------------------------------------------------------------------------------------
     def list_cases(
         self,
@@ -236,15 +594,29 @@ class CaseService:
         status: CaseStatus | str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        district: str | None = None,
+        bbox: BBoxFilter | None = None,
+        overdue: bool | None = None,
+        verdict: Verdict | str | None = None,
+        min_confidence: float | None = None,
+        visible_districts: Sequence[str] = (),
+        ids: Sequence[int] | None = None,
+        sort: Sort = "last_seen",
         limit: int | None = None,
         offset: int = 0,
     ) -> CasePage:
-        """Cases matching every given filter, newest `last_seen` first.
+        """Cases matching every given filter; sorted by `sort`:
 
-        `since <= last_seen < until`; naive datetimes are read as UTC. `limit` defaults to 50, or to
-        `api.page_size_max` where that is smaller. Raises `InvalidFilter` for an
-        unknown category or status, a limit outside 1..`api.page_size_max`, a negative offset, or
-        `since` after `until`.
+        - `last_seen`: newest sighting first;
+        - `priority`: severity × urgency (2 when overdue, else 1) highest first, then the earliest deadline;
+        - `due`: earliest deadline first (closed and dismissed cases last).
+
+        `since <= last_seen < until`; naive datetimes are read as UTC. `bbox` = (min_lon, min_lat, max_lon,
+        max_lat). `overdue`: whether the current step's deadline has passed. `visible_districts` (an API
+        key's districts) restricts the result to those districts. `limit` defaults to 50, or to
+        `api.page_size_max` where that is smaller. Raises `InvalidFilter` for an unknown category, status,
+        verdict or sort, a bad bbox, a limit outside 1..`api.page_size_max`, a negative offset, or `since`
+        after `until`.
         """
         where: list[ColumnElement[bool]] = []
         if category is not None:
@@ -259,6 +631,13 @@ class CaseService:
                 known = ", ".join(s.value for s in CaseStatus)
                 raise InvalidFilter("status", status, f"unknown status {status!r}; known: {known}") from None
             where.append(Case.status == status.value)
+        if verdict is not None:
+            try:
+                verdict = Verdict(verdict)
+            except ValueError:
+                known = ", ".join(v.value for v in Verdict)
+                raise InvalidFilter("verdict", verdict, f"unknown verdict {verdict!r}; known: {known}") from None
+            where.append(Case.verdict == verdict.value)
         since, until = _as_utc(since), _as_utc(until)
         if since is not None and until is not None and since > until:
             raise InvalidFilter("since", since.isoformat(), f"since ({since}) is after until ({until})")
@@ -266,6 +645,28 @@ class CaseService:
             where.append(Case.last_seen >= since)
         if until is not None:
             where.append(Case.last_seen < until)
+        if district is not None:
+            where.append(Case.district == district)
+        if visible_districts:
+            where.append(Case.district.in_(list(visible_districts)))
+        if bbox is not None:
+            min_lon, min_lat, max_lon, max_lat = bbox
+            if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+                raise InvalidFilter(
+                    "bbox", ",".join(map(str, bbox)), "bbox must be min_lon,min_lat,max_lon,max_lat in degrees"
+                )
+            where += [Case.lon.between(min_lon, max_lon), Case.lat.between(min_lat, max_lat)]
+        now = self._clock()
+        if overdue is True:
+            where.append(Case.due_at < now)
+        elif overdue is False:
+            where.append(or_(Case.due_at.is_(None), Case.due_at >= now))
+        if min_confidence is not None:
+            where.append(Case.max_confidence >= min_confidence)
+        if ids is not None:
+            where.append(Case.id.in_(list(ids)))
+        if sort not in SORTS:
+            raise InvalidFilter("sort", sort, f"unknown sort {sort!r}; known: {', '.join(SORTS)}")
         page_max = self._settings.api.page_size_max
         if limit is None:
             limit = min(DEFAULT_PAGE_SIZE, page_max)
@@ -273,16 +674,35 @@ class CaseService:
             raise InvalidFilter("limit", limit, f"limit must be between 1 and {page_max}, got {limit}")
         if offset < 0:
             raise InvalidFilter("offset", offset, f"offset must be >= 0, got {offset}")
+        no_due_last = sql_case((Case.due_at.is_(None), 1), else_=0)
+        order: list[Any]
+        if sort == "priority":
+            urgency = sql_case((Case.due_at < now, 2), else_=1)
+            order = [(Case.severity * urgency).desc(), no_due_last, Case.due_at.asc(), Case.id.desc()]
+        elif sort == "due":
+            order = [no_due_last, Case.due_at.asc(), Case.id.desc()]
+        else:
+            order = [Case.last_seen.desc(), Case.id.desc()]
         with self._sessions() as session:
             total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
-            items = session.scalars(
-                select(Case)
-                .where(*where)
-                .order_by(Case.last_seen.desc(), Case.id.desc())
-                .limit(limit)
-                .offset(offset)
-            ).all()
+            items = session.scalars(select(Case).where(*where).order_by(*order).limit(limit).offset(offset)).all()
         return CasePage(items=list(items), total=total, limit=limit, offset=offset)
+
+    def first_evidence(self, case_ids: Sequence[int]) -> dict[int, int]:
+        """For each case id that has evidence, the `n` of its first snapshot (else its first image)."""
+        if not case_ids:
+            return {}
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Evidence.case_id, Evidence.n, Evidence.kind)
+                .where(Evidence.case_id.in_(list(case_ids)))
+                .order_by(Evidence.case_id, Evidence.n)
+            ).all()
+        out: dict[int, int] = {}
+        for case_id, n, kind in rows:
+            if case_id not in out or (kind == "snapshot" and out[case_id] < 0):
+                out[case_id] = n if kind == "snapshot" else -n
+        return {k: abs(v) for k, v in out.items()}
 
     def get_case(self, case_id: int) -> CaseRecord:
         """The case with its observations and evidence; raises `CaseNotFound`."""
@@ -293,10 +713,11 @@ class CaseService:
             observations = session.scalars(
                 select(Observation).where(Observation.case_id == case_id).order_by(Observation.id)
             ).all()
-            evidence = session.scalars(
-                select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.n)
+            evidence = session.scalars(select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.n)).all()
+            audit = session.scalars(
+                select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id)
             ).all()
-        return CaseRecord(case=case, observations=list(observations), evidence=list(evidence))
+        return CaseRecord(case=case, observations=list(observations), evidence=list(evidence), audit=list(audit))
 
     def get_evidence(self, case_id: int, n: int) -> EvidenceFile:
         """Evidence image `n` (from 1) of a case; raises `CaseNotFound` or `EvidenceNotFound`."""
@@ -323,6 +744,53 @@ class CaseService:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
+def _check_version(case: Case, version: int | None) -> None:
+    if version is None:
+        raise VersionRequired(
+            f"{'case ' + str(case.id)}: send the version you read (If-Match header or `version`), "
+            f"currently {case.version}"
+        )
+    if case.version != version:
+        raise VersionConflict(case.id, version, case.version)
+
+
+def _audit(
+    case_id: int,
+    actor: Actor,
+    action: str,
+    before: CaseStatus | None,
+    after: CaseStatus | None,
+    now: datetime,
+    *,
+    note: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        case_id=case_id,
+        at=now,
+        actor=actor.name,
+        role=actor.role.value,
+        action=action,
+        from_status=before.value if before else None,
+        to_status=after.value if after else None,
+        note=note,
+        detail={k: v for k, v in (detail or {}).items() if v is not None},
+    )
+
+
+def _absorb(target: Case, source: Case) -> None:
+    """Fold a merged-away case's sightings into the case it merges into."""
+    if source.last_seen > target.last_seen:
+        target.source_id = source.source_id
+        target.x1, target.y1, target.x2, target.y2 = source.x1, source.y1, source.x2, source.y2
+        target.last_seen = source.last_seen
+    target.first_seen = min(target.first_seen, source.first_seen)
+    if (target.lat is None or target.lon is None) and source.lat is not None and source.lon is not None:
+        target.lat, target.lon = source.lat, source.lon
+    target.max_confidence = max(target.max_confidence, source.max_confidence)
+    target.observation_count += source.observation_count
+
+
 def _as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
@@ -332,9 +800,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 def _encode(evidence: EvidenceImage, event_id: str) -> _Encoded:
     ok, buf = cv2.imencode(".jpg", evidence.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
-        raise InvalidEvent(
-            f"event {event_id}: {evidence.kind} image {evidence.image.shape} cannot be JPEG-encoded"
-        )
+        raise InvalidEvent(f"event {event_id}: {evidence.kind} image {evidence.image.shape} cannot be JPEG-encoded")
     h, w = evidence.image.shape[:2]
     return _Encoded(kind=evidence.kind, data=buf.tobytes(), width=int(w), height=int(h))
 

@@ -65,6 +65,52 @@ class ApiSettings(_Strict):
     page_size_max: int = Field(default=500, ge=1, le=10_000, description="largest page GET /cases returns")
 
 
+class LifecycleSettings(_Strict):
+    recurrence: Literal["reopen", "link", "off"] = Field(
+        default="link",
+        description="an event matching a case closed within recurrence_window_h: reopen it, open a new case "
+        "linked to it as a repeat (repeat_of), or ignore the closed case",
+    )
+    recurrence_window_h: float = Field(default=168.0, gt=0, le=24 * 365, description="see recurrence")
+    districts: dict[str, tuple[float, float, float, float]] = Field(
+        default_factory=dict,
+        description="district name -> [min_lon, min_lat, max_lon, max_lat]; a new case takes the first that "
+        "holds its position",
+    )
+
+
+class AuthSettings(_Strict):
+    open_read: bool | None = Field(
+        default=None,
+        description="true: reads need no API key; false: they do; null (default): they do once the first key "
+        "exists (a fresh install can be browsed, `cityeye keys create` closes it)",
+    )
+
+
+class WebhookSettings(_Strict):
+    url: str = Field(description="where to POST (http or https)")
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key of the X-Cityeye-Signature header")
+    events: list[Literal["case.created", "case.status_changed"]] = Field(
+        default=["case.created", "case.status_changed"], description="which events to send"
+    )
+
+    def model_post_init(self, _context: object) -> None:
+        low = self.secret.lower()
+        if len(set(self.secret)) < 6 or any(w in low for w in ("changeme", "change-me", "placeholder", "example")):
+            raise ValueError(
+                "webhook secret looks like a placeholder: use a random string (e.g. `openssl rand -hex 32`)"
+            )
+
+
+class PushSettings(_Strict):
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    max_attempts: int = Field(default=8, ge=1, le=50, description="after this many failures a delivery is dead")
+    backoff_s: float = Field(default=2.0, gt=0, le=3600, description="first retry delay; doubles each time")
+    backoff_max_s: float = Field(default=3600.0, gt=0, le=86_400)
+    timeout_s: float = Field(default=10.0, gt=0, le=300, description="per POST")
+    poll_s: float = Field(default=1.0, gt=0, le=60, description="how often the in-process deliverer looks")
+
+
 class Settings(BaseSettings):
     """cityeye configuration. Precedence: init args > env vars > YAML file > defaults."""
 
@@ -80,6 +126,9 @@ class Settings(BaseSettings):
     persistence: PersistenceSettings = Field(default_factory=PersistenceSettings)
     cases: CaseSettings = Field(default_factory=CaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
 
     @classmethod
     def settings_customise_sources(

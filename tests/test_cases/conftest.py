@@ -11,6 +11,8 @@ from cases.service import CaseService
 from cityeye.config import Settings
 from models.taxonomy import load_taxonomy
 
+from .factories import Clock
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
@@ -26,5 +28,10 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def service(engine: Engine, settings: Settings) -> CaseService:
-    return CaseService(session_factory(engine), settings, load_taxonomy())
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(engine: Engine, settings: Settings, clock: Clock) -> CaseService:
+    return CaseService(session_factory(engine), settings, load_taxonomy(), clock=clock)

@@ -61,3 +61,17 @@ def make_event(
         geo=geo,
         **kwargs,
     )
+
+
+class Clock:
+    """A settable clock for `CaseService(clock=...)`: SLA deadlines and overdue flags without sleeping."""
+
+    def __init__(self, now: datetime = T0):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.now += timedelta(**kwargs)
+        return self.now

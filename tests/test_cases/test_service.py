@@ -40,12 +40,15 @@ def test_migration_on_a_fresh_file_creates_the_schema_the_orm_expects(tmp_path: 
             "cases",
             "observations",
             "evidence",
+            "case_audit",
+            "api_keys",
+            "webhook_deliveries",
         }
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
     finally:
         engine.dispose()
 
@@ -67,9 +70,7 @@ def test_foreign_keys_are_enforced(engine: Engine) -> None:
 
 
 # ---- ingestion ----------------------------------------------------------------------------------------
-def test_first_event_creates_a_case_with_observation_and_evidence(
-    service: CaseService, engine: Engine
-) -> None:
+def test_first_event_creates_a_case_with_observation_and_evidence(service: CaseService, engine: Engine) -> None:
     event = make_event(geo=north_of(0), confidence=0.7)
     result = service.ingest(event)
     assert (result.created, result.merged, result.duplicate) == (True, False, False)
@@ -127,9 +128,7 @@ def test_without_geo_boxes_overlapping_in_the_same_source_merge(service: CaseSer
 
 def test_a_different_category_at_the_same_place_is_a_new_case(service: CaseService) -> None:
     garbage = service.ingest(make_event(geo=north_of(0)))
-    stall = service.ingest(
-        make_event(category="street_stall", geo=north_of(0), start=T0 + timedelta(minutes=1))
-    )
+    stall = service.ingest(make_event(category="street_stall", geo=north_of(0), start=T0 + timedelta(minutes=1)))
     assert stall.created and stall.case_id != garbage.case_id
     assert service.get_case(stall.case_id).case.code == "0101"
 
@@ -143,9 +142,7 @@ def test_events_outside_the_merge_window_or_after_closing_open_new_cases(
 
     with session_factory(engine)() as session, session.begin():
         session.get_one(Case, first.case_id).status = CaseStatus.CLOSED.value
-    assert (
-        service.ingest(make_event(geo=north_of(0), start=T0 + timedelta(minutes=1))).case_id != first.case_id
-    )
+    assert service.ingest(make_event(geo=north_of(0), start=T0 + timedelta(minutes=1))).case_id != first.case_id
 
 
 def test_a_repeated_event_id_is_a_duplicate_and_writes_nothing(service: CaseService, engine: Engine) -> None:
