@@ -14,8 +14,19 @@ from fastapi.responses import JSONResponse
 
 import cityeye
 from api.routes import cases, health
+from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
-from cases.errors import CaseNotFound, EvidenceNotFound, InvalidFilter
+from cases.errors import (
+    AuthError,
+    CaseNotFound,
+    EvidenceNotFound,
+    IllegalTransition,
+    InvalidAction,
+    InvalidFilter,
+    PermissionDenied,
+    VersionConflict,
+    VersionRequired,
+)
 from cases.service import CaseService
 from cityeye.config import Settings, load_settings
 from models.taxonomy import load_taxonomy
@@ -31,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             migrate(settings, engine)
             taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
-            app.state.case_service = CaseService(session_factory(engine), settings, taxonomy)
+            sessions = session_factory(engine)
+            app.state.case_service = CaseService(sessions, settings, taxonomy)
+            app.state.api_keys = ApiKeys(sessions)
             yield
         finally:
             engine.dispose()
@@ -60,12 +73,38 @@ def _add_exception_handlers(app: FastAPI) -> None:
     async def evidence_not_found(_request: Request, exc: EvidenceNotFound) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
 
+    def detail(code: int, exc: Exception, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(status_code=code, content={"detail": str(exc)}, headers=headers)
+
+    @app.exception_handler(AuthError)
+    async def auth_error(_request: Request, exc: AuthError) -> JSONResponse:
+        return detail(status.HTTP_401_UNAUTHORIZED, exc, {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(PermissionDenied)
+    async def permission_denied(_request: Request, exc: PermissionDenied) -> JSONResponse:
+        return detail(status.HTTP_403_FORBIDDEN, exc)
+
+    @app.exception_handler(IllegalTransition)
+    async def illegal_transition(_request: Request, exc: IllegalTransition) -> JSONResponse:
+        return detail(status.HTTP_409_CONFLICT, exc)
+
+    @app.exception_handler(VersionConflict)
+    async def version_conflict(_request: Request, exc: VersionConflict) -> JSONResponse:
+        headers = {"ETag": f'"{exc.actual}"'} if exc.actual is not None else None
+        return detail(status.HTTP_409_CONFLICT, exc, headers)
+
+    @app.exception_handler(VersionRequired)
+    async def version_required(_request: Request, exc: VersionRequired) -> JSONResponse:
+        return detail(status.HTTP_428_PRECONDITION_REQUIRED, exc)
+
+    @app.exception_handler(InvalidAction)
+    async def invalid_action(_request: Request, exc: InvalidAction) -> JSONResponse:
+        return detail(status.HTTP_422_UNPROCESSABLE_CONTENT, exc)
+
     @app.exception_handler(InvalidFilter)
     async def invalid_filter(_request: Request, exc: InvalidFilter) -> JSONResponse:
         # Same shape as FastAPI's own validation errors, so clients handle one format.
-        detail = [
-            {"type": "value_error", "loc": ["query", exc.field], "msg": exc.message, "input": exc.value}
-        ]
+        detail = [{"type": "value_error", "loc": ["query", exc.field], "msg": exc.message, "input": exc.value}]
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=jsonable_encoder({"detail": detail})
         )

@@ -1,12 +1,13 @@
-"""Response schemas: one family per entity. Read-only for now, so only the `*Public` members exist."""
+"""Request and response schemas: one family per entity (`*Public` out, `*Body` in)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cases.lifecycle import Verdict
 from cases.status import CaseStatus
 
 BBox = tuple[float, float, float, float]
@@ -32,6 +33,22 @@ class CasePublic(_FromRow):
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="row version; changes with every update (optimistic locking)")
+    severity: int = Field(description="the category's severity, 1 minor .. 5 dangerous")
+    district: str | None
+    department: str | None = Field(description="department the case was dispatched to")
+    verdict: Verdict | None = Field(description="the inspector's verdict (核查)")
+    duplicate_of: int | None = Field(description="case this one was merged into")
+    repeat_of: int | None = Field(description="closed case this one repeats")
+    reopen_count: int
+    status_since: datetime
+    due_at: datetime | None = Field(description="deadline of the current step (taxonomy sla_hours)")
+    overdue: bool = Field(description="due_at has passed")
+    priority: int = Field(description="severity × urgency (2 when overdue, else 1)")
+    registered_at: datetime | None
+    dispatched_at: datetime | None
+    handled_at: datetime | None
+    verified_at: datetime | None
+    closed_at: datetime | None
 
 
 class CaseList(BaseModel):
@@ -70,9 +87,61 @@ class EvidencePublic(_FromRow):
     url: str = Field(description="where to GET the image")
 
 
+class AuditPublic(_FromRow):
+    id: int
+    at: datetime
+    actor: str = Field(description="API key name, or 'system'")
+    role: str
+    action: str
+    from_status: CaseStatus | None
+    to_status: CaseStatus | None
+    note: str
+    detail: dict[str, Any]
+
+
 class CaseDetail(CasePublic):
     observations: list[ObservationPublic]
     evidence: list[EvidencePublic]
+    audit: list[AuditPublic]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActionBody(_Body):
+    version: int | None = Field(
+        default=None, ge=1, description="the case version you read; or send it as the If-Match header"
+    )
+    note: str = Field(default="", max_length=4000)
+
+
+class RegisterBody(ActionBody):
+    district: str | None = Field(default=None, min_length=1, max_length=64, description="set the district")
+
+
+class DispatchBody(ActionBody):
+    department: str = Field(min_length=1, max_length=128, description="the department the case goes to")
+
+
+class VerifyBody(ActionBody):
+    verdict: Verdict
+
+
+class DismissBody(ActionBody):
+    note: str = Field(min_length=1, max_length=4000, description="why the case is dismissed")
+
+
+class NoteBody(_Body):
+    note: str = Field(min_length=1, max_length=4000)
+
+
+class MergeBody(_Body):
+    source_id: int = Field(ge=1, description="the duplicate: dismissed, its observations move")
+    target_id: int = Field(ge=1, description="the case that stays")
+    version: int | None = Field(default=None, ge=1, description="source's version (or If-Match)")
+    target_version: int | None = Field(default=None, ge=1)
+    note: str = Field(default="", max_length=4000)
 
 
 class Health(BaseModel):

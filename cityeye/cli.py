@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.add_parser(sub)
+    from cases.keys_cli import add_parser as add_keys_parser
+
+    add_keys_parser(sub)
     return p
 
 

@@ -1,49 +1,173 @@
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
 
+from api.auth import ActorDep, ReaderDep
 from api.deps import ServiceDep
-from api.schemas import CaseDetail, CaseList, CasePublic, EvidencePublic, ObservationPublic
+from api.schemas import (
+    ActionBody,
+    AuditPublic,
+    CaseDetail,
+    CaseList,
+    CasePublic,
+    DismissBody,
+    DispatchBody,
+    EvidencePublic,
+    MergeBody,
+    NoteBody,
+    ObservationPublic,
+    RegisterBody,
+    VerifyBody,
+)
+from cases.errors import InvalidAction, InvalidFilter, PermissionDenied
+from cases.lifecycle import Action, Actor, Verdict, is_overdue, urgency
+from cases.orm import Case
+from cases.service import BBoxFilter, CaseService, Sort
 from cases.status import CaseStatus
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 CaseId = Annotated[int, Path(ge=1, description="case id")]
+IfMatch = Annotated[str | None, Header(description='the case version you read, e.g. "3" (the ETag of GET /cases/{id})')]
+CONFLICTS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "the key's role or districts do not allow the action"},
+    409: {"description": "illegal transition, or the case changed since you read it (stale version)"},
+    428: {"description": "no version given (If-Match or `version`)"},
+}
+
+
+# ---- list and filters --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseFilters:
+    category: str | None
+    status: CaseStatus | None
+    since: datetime | None
+    until: datetime | None
+    district: str | None
+    bbox: BBoxFilter | None
+    overdue: bool | None
+    verdict: Verdict | None
+    min_confidence: float | None
+    sort: Sort
+
+
+def _parse_bbox(bbox: str | None) -> BBoxFilter | None:
+    if bbox is None:
+        return None
+    parts = bbox.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise InvalidFilter("bbox", bbox, "bbox must be four numbers: min_lon,min_lat,max_lon,max_lat")
+    return (values[0], values[1], values[2], values[3])
+
+
+def case_filters(
+    category: Annotated[str | None, Query(description="taxonomy category key, e.g. 'garbage'")] = None,
+    status: Annotated[CaseStatus | None, Query(description="lifecycle status")] = None,
+    since: Annotated[datetime | None, Query(description="last_seen >= since (ISO 8601; naive = UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="last_seen < until (ISO 8601; naive = UTC)")] = None,
+    district: Annotated[str | None, Query(max_length=64)] = None,
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS84)")] = None,
+    overdue: Annotated[bool | None, Query(description="only cases past (true) or within (false) deadline")] = None,
+    verdict: Annotated[Verdict | None, Query(description="inspector verdict")] = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1, description="max_confidence >= this")] = None,
+    sort: Annotated[Sort, Query(description="last_seen (newest first), priority, due (earliest first)")] = "last_seen",
+) -> CaseFilters:
+    return CaseFilters(
+        category, status, since, until, district, _parse_bbox(bbox), overdue, verdict, min_confidence, sort
+    )
+
+
+FiltersDep = Annotated[CaseFilters, Depends(case_filters)]
+Limit = Annotated[int | None, Query(ge=1, description="page size (default 50), at most api.page_size_max")]
+
+
+def to_public(case: Case, now: datetime) -> CasePublic:
+    data = {name: getattr(case, name) for name in CasePublic.model_fields if hasattr(case, name)}
+    data["overdue"] = is_overdue(case.due_at, now)
+    data["priority"] = case.severity * urgency(case.due_at, now)
+    return CasePublic.model_validate(data)
+
+
+def _list(service: CaseService, reader: Actor | None, filters: CaseFilters, limit: int | None, offset: int) -> Any:
+    return service.list_cases(
+        **asdict(filters),
+        visible_districts=reader.districts if reader else (),
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("", response_model=CaseList)
 def list_cases(
     service: ServiceDep,
-    category: Annotated[str | None, Query(description="taxonomy category key, e.g. 'garbage'")] = None,
-    status: Annotated[CaseStatus | None, Query(description="lifecycle status")] = None,
-    since: Annotated[datetime | None, Query(description="last_seen >= since (ISO 8601; naive = UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="last_seen < until (ISO 8601; naive = UTC)")] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, description="page size (default 50), at most api.page_size_max")
-    ] = None,
+    reader: ReaderDep,
+    filters: FiltersDep,
+    limit: Limit = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CaseList:
-    """Cases, newest `last_seen` first."""
-    page = service.list_cases(
-        category=category, status=status, since=since, until=until, limit=limit, offset=offset
-    )
+    """Cases matching every filter; a key bound to districts sees only those."""
+    page = _list(service, reader, filters, limit, offset)
+    now = service.now()
     return CaseList(
-        items=[CasePublic.model_validate(c) for c in page.items],
-        total=page.total,
-        limit=page.limit,
-        offset=page.offset,
+        items=[to_public(c, now) for c in page.items], total=page.total, limit=page.limit, offset=page.offset
     )
 
 
-@router.get("/{case_id}", response_model=CaseDetail)
-def get_case(case_id: CaseId, service: ServiceDep, request: Request) -> CaseDetail:
-    """One case with its observations and evidence images."""
+@router.get(
+    ".geojson",
+    response_class=JSONResponse,
+    responses={200: {"content": {"application/geo+json": {}}, "description": "a GeoJSON FeatureCollection"}},
+)
+def list_cases_geojson(
+    service: ServiceDep,
+    reader: ReaderDep,
+    filters: FiltersDep,
+    limit: Limit = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JSONResponse:
+    """The same list as GET /cases, as GeoJSON: one Point feature per case (geometry null without a position)."""
+    page = _list(service, reader, filters, limit, offset)
+    now = service.now()
+    features = []
+    for case in page.items:
+        props = to_public(case, now).model_dump(mode="json")
+        geometry = (
+            {"type": "Point", "coordinates": [case.lon, case.lat]}
+            if case.lat is not None and case.lon is not None
+            else None
+        )
+        features.append({"type": "Feature", "id": case.id, "geometry": geometry, "properties": props})
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+    }
+    return JSONResponse(body, media_type="application/geo+json")
+
+
+# ---- one case --------------------------------------------------------------------------------------------------
+def _detail(
+    service: CaseService, case_id: int, request: Request, response: Response, reader: Actor | None
+) -> CaseDetail:
     record = service.get_case(case_id)
-    base = CasePublic.model_validate(record.case)
+    if reader is not None and not reader.may_see(record.case.district):
+        raise PermissionDenied(
+            f"case {case_id} is in district {record.case.district or '(none)'}; key {reader.name!r} is bound to "
+            f"{', '.join(reader.districts)}"
+        )
+    response.headers["ETag"] = f'"{record.case.version}"'
+    base = to_public(record.case, service.now())
     return CaseDetail(
         **base.model_dump(),
         observations=[ObservationPublic.model_validate(o) for o in record.observations],
@@ -62,7 +186,16 @@ def get_case(case_id: CaseId, service: ServiceDep, request: Request) -> CaseDeta
             )
             for e in record.evidence
         ],
+        audit=[AuditPublic.model_validate(a) for a in record.audit],
     )
+
+
+@router.get("/{case_id}", response_model=CaseDetail)
+def get_case(
+    case_id: CaseId, service: ServiceDep, request: Request, response: Response, reader: ReaderDep
+) -> CaseDetail:
+    """One case with its observations, evidence images and audit log. The ETag header is its version."""
+    return _detail(service, case_id, request, response, reader)
 
 
 @router.get(
@@ -72,7 +205,10 @@ def get_case(case_id: CaseId, service: ServiceDep, request: Request) -> CaseDeta
     responses={200: {"content": {"image/jpeg": {}}, "description": "the evidence image"}},
 )
 def get_case_evidence(
-    case_id: CaseId, n: Annotated[int, Path(ge=1, description="image index, from 1")], service: ServiceDep
+    case_id: CaseId,
+    n: Annotated[int, Path(ge=1, description="image index, from 1")],
+    service: ServiceDep,
+    reader: ReaderDep,
 ) -> FileResponse:
     """An evidence image of a case."""
     evidence = service.get_evidence(case_id, n)
@@ -82,3 +218,146 @@ def get_case_evidence(
         filename=f"case-{case_id}-{n}-{evidence.kind}.jpg",
         content_disposition_type="inline",
     )
+
+
+# ---- actions ---------------------------------------------------------------------------------------------------
+def _version(body_version: int | None, if_match: str | None) -> int | None:
+    """The expected version: the body's `version`, else the If-Match header (`"3"`, `W/"3"` or `3`)."""
+    if body_version is not None or if_match is None:
+        return body_version
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise InvalidAction(f'If-Match must be a case version such as "3", got {if_match!r}')
+    return int(value)
+
+
+def _act(
+    service: CaseService,
+    case_id: int,
+    action: Action,
+    actor: Actor,
+    body: ActionBody | NoteBody,
+    if_match: str | None,
+    request: Request,
+    response: Response,
+    **kwargs: Any,
+) -> CaseDetail:
+    version = None if isinstance(body, NoteBody) else _version(body.version, if_match)
+    service.act(case_id, action, actor, version=version, note=body.note, **kwargs)
+    return _detail(service, case_id, request, response, None)
+
+
+@router.post("/{case_id}/register", response_model=CaseDetail, responses=CONFLICTS)
+def register(
+    case_id: CaseId,
+    body: RegisterBody,
+    actor: ActorDep,
+    service: ServiceDep,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """立案: accept a detected case (operator, shift_lead, admin); optionally set its district."""
+    return _act(service, case_id, Action.REGISTER, actor, body, if_match, request, response, district=body.district)
+
+
+@router.post("/{case_id}/dispatch", response_model=CaseDetail, responses=CONFLICTS)
+def dispatch(
+    case_id: CaseId,
+    body: DispatchBody,
+    actor: ActorDep,
+    service: ServiceDep,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """派遣: send a registered case to a department, or hand a dispatched one to another department
+    (dispatcher, shift_lead, admin)."""
+    return _act(service, case_id, Action.DISPATCH, actor, body, if_match, request, response, department=body.department)
+
+
+@router.post("/{case_id}/handled", response_model=CaseDetail, responses=CONFLICTS)
+def handled(
+    case_id: CaseId,
+    body: ActionBody,
+    actor: ActorDep,
+    service: ServiceDep,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """处置: the department reports the problem handled (department, admin)."""
+    return _act(service, case_id, Action.HANDLED, actor, body, if_match, request, response)
+
+
+@router.post("/{case_id}/verify", response_model=CaseDetail, responses=CONFLICTS)
+def verify(
+    case_id: CaseId,
+    body: VerifyBody,
+    actor: ActorDep,
+    service: ServiceDep,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """核查: the inspector's verdict (inspector, shift_lead, admin). confirmed (on a handled case) → verified;
+    false_positive or duplicate (on any open case before verified) → dismissed."""
+    return _act(service, case_id, Action.VERIFY, actor, body, if_match, request, response, verdict=body.verdict)
+
+
+@router.post("/{case_id}/close", response_model=CaseDetail, responses=CONFLICTS)
+def close(
+    case_id: CaseId,
+    body: ActionBody,
+    actor: ActorDep,
+    service: ServiceDep,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """结案: close a verified case (operator, shift_lead, admin)."""
+    return _act(service, case_id, Action.CLOSE, actor, body, if_match, request, response)
+
+
+@router.post("/{case_id}/dismiss", response_model=CaseDetail, responses=CONFLICTS)
+def dismiss(
+    case_id: CaseId,
+    body: DismissBody,
+    actor: ActorDep,
+    service: ServiceDep,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """作废: dismiss an open case, saying why (operator, shift_lead, admin)."""
+    return _act(service, case_id, Action.DISMISS, actor, body, if_match, request, response)
+
+
+@router.post("/{case_id}/notes", response_model=CaseDetail, responses=CONFLICTS)
+def add_note(
+    case_id: CaseId, body: NoteBody, actor: ActorDep, service: ServiceDep, request: Request, response: Response
+) -> CaseDetail:
+    """Add a note to the audit log (any role, any status); the case itself does not change."""
+    return _act(service, case_id, Action.NOTE, actor, body, None, request, response)
+
+
+@router.post("/merge", response_model=CaseDetail, responses=CONFLICTS)
+def merge(
+    body: MergeBody,
+    actor: ActorDep,
+    service: ServiceDep,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CaseDetail:
+    """Merge `source_id` into `target_id` (one problem reported twice): the source's observations and evidence
+    move to the target, the source is dismissed as a duplicate. Returns the target (operator, shift_lead, admin)."""
+    service.merge(
+        body.source_id,
+        body.target_id,
+        actor,
+        version=_version(body.version, if_match),
+        target_version=body.target_version,
+        note=body.note,
+    )
+    return _detail(service, body.target_id, request, response, None)

@@ -16,20 +16,47 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from api.main import create_app
+from cases.auth import ApiKeys
+from cases.lifecycle import Role
 from cases.service import CaseService
-from cityeye.config import ApiSettings, Settings
+from cityeye.config import ApiSettings, AuthSettings, Settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", api=ApiSettings(page_size_max=20))
+    return Settings(data_dir=tmp_path / "data", api=ApiSettings(page_size_max=20), auth=AuthSettings(open_read=False))
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    """The real app on a fresh SQLite file; entering the client runs the lifespan (migrations)."""
+    """The real app on a fresh SQLite file; entering the client runs the lifespan (migrations).
+
+    It sends a read-only (data_team) key by default; `keys` makes keys of other roles.
+    """
     with TestClient(create_app(settings)) as c:
+        api_keys: ApiKeys = c.app.state.api_keys  # type: ignore[attr-defined]
+        c.headers["X-API-Key"] = api_keys.create("reader", Role.DATA_TEAM).token
         yield c
+
+
+class Keys:
+    """API keys by role, made on first use: `keys[Role.DISPATCHER]` is a header dict for that role."""
+
+    def __init__(self, store: ApiKeys):
+        self.store = store
+        self._made: dict[str, dict[str, str]] = {}
+
+    def __getitem__(self, role: Role | str) -> dict[str, str]:
+        role = Role(role)
+        if role.value not in self._made:
+            token = self.store.create(f"{role.value}-1", role).token
+            self._made[role.value] = {"Authorization": f"Bearer {token}"}
+        return self._made[role.value]
+
+
+@pytest.fixture
+def keys(client: TestClient) -> Keys:
+    return Keys(client.app.state.api_keys)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

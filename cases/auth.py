@@ -1,0 +1,106 @@
+"""API keys: created with a role (and optionally districts), shown once, kept only as a salted SHA-256.
+
+A key reads `ce_<prefix>_<secret>`: the 8-character prefix finds the row, the salted hash of the
+secret (32 random bytes) proves it. The secret is random, not a password, so one SHA-256 is enough; a
+slow KDF would only slow every request. Comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cases.errors import AuthError, InvalidAction
+from cases.lifecycle import Actor, Role
+from cases.orm import ApiKey, utcnow
+
+KEY_SCHEME = "ce"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just created: `token` is the only time the key itself is available."""
+
+    key: ApiKey
+    token: str
+
+
+def _hash(salt: str, secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + secret.encode()).hexdigest()
+
+
+class ApiKeys:
+    """The API-key store. Thread-safe: every call opens its own session."""
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+
+    def create(self, name: str, role: Role | str, districts: Sequence[str] = ()) -> NewKey:
+        """A new key for `name` (unique, letters/digits/`._@-`) with `role`; raises `InvalidAction`."""
+        if not NAME_RE.match(name):
+            raise InvalidAction(f"key name {name!r}: use 1-128 letters, digits and . _ @ - (starting alphanumeric)")
+        try:
+            role = Role(role)
+        except ValueError:
+            raise InvalidAction(f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}") from None
+        clean = sorted({d.strip() for d in districts if d.strip()})
+        for _ in range(3):  # prefix collisions are ~1 in 4 billion; retry rather than fail
+            prefix, secret, salt = secrets.token_hex(4), secrets.token_urlsafe(32), secrets.token_hex(16)
+            row = ApiKey(
+                name=name, role=role.value, districts=clean, prefix=prefix, salt=salt, key_hash=_hash(salt, secret)
+            )
+            with self._sessions() as session:
+                if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+                    raise InvalidAction(f"a key named {name!r} exists; revoke it or choose another name")
+                session.add(row)
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+                    if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+                        raise InvalidAction(f"a key named {name!r} exists; revoke it or choose another name") from None
+                    continue
+            return NewKey(key=row, token=f"{KEY_SCHEME}_{prefix}_{secret}")
+        raise RuntimeError("could not find a free key prefix")  # pragma: no cover
+
+    def list(self) -> list[ApiKey]:
+        with self._sessions() as session:
+            return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+    def revoke(self, name: str) -> ApiKey:
+        """Revoke the key called `name` (idempotent); raises `InvalidAction` when there is none."""
+        with self._sessions() as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.name == name))
+            if row is None:
+                raise InvalidAction(f"no key named {name!r}")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+                session.commit()
+            return row
+
+    def any_active(self) -> bool:
+        with self._sessions() as session:
+            return session.scalar(select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)) is not None
+
+    def authenticate(self, token: str) -> Actor:
+        """The actor a key stands for; raises `AuthError` for malformed, unknown or revoked keys."""
+        parts = token.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 8:
+            raise AuthError("malformed API key: expected ce_<prefix>_<secret>")
+        _, prefix, secret = parts
+        with self._sessions() as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if row is None or not hmac.compare_digest(row.key_hash, _hash(row.salt, secret)):
+            raise AuthError("unknown API key")
+        if row.revoked_at is not None:
+            raise AuthError(f"API key {row.name!r} was revoked at {row.revoked_at.isoformat()}")
+        return Actor(name=row.name, role=Role(row.role), districts=tuple(row.districts))
