@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cases.keys_cli import add_parser as add_keys_parser
 
     add_keys_parser(sub)
+    from cases.scoring.cli import add_parser as add_scoring_parser
+
+    add_scoring_parser(sub)
     return p
 
 

@@ -1,0 +1,11 @@
+"""Predictive scoring: P(confirmed) per case, priority with reasons, and the hotspot forecast (issue 7).
+
+features.py   CaseSnapshot + VerdictHistory → FeatureMatrix, from what is known at the scoring time only
+prior.py      the cold-start prior (logistic on confidence and persistence)
+model.py      the learned model (gradient boosting, isotonic calibration), `Scorer`, the prior → learned switch
+priority.py   priority = P × severity × SLA urgency, and reasons in plain words
+forecast.py   expected problems per grid cell and category for the next day / week, GeoJSON
+registry.py   scorer versions on disk (`<data_dir>/scorers/`), loaded with checks
+simulate.py   a simulated city with a known generative process
+evaluate.py   time-ordered evaluation (`cityeye scoring evaluate`)
+"""

@@ -1,0 +1,230 @@
+"""`cityeye scoring simulate | fit | evaluate | forecast | score | list`: predictive scoring on case history.
+
+Until the case service records verdicts (issue 4), the history is a simulated city: a JSON Lines file written by
+`scoring simulate`, or simulated on the fly from `--days` and `--seed`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cityeye.config import Settings
+
+if TYPE_CHECKING:
+    from cases.scoring.registry import ScorerStore
+    from cases.scoring.simulate import SimCase
+
+
+@contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """Limit OpenMP/BLAS threads (scikit-learn's gradient boosting) to `n`; 0 = all cores."""
+    if n <= 0:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(n):
+        yield
+
+
+def _categories(settings: Settings) -> tuple[str, ...]:
+    from models.taxonomy import load_taxonomy
+
+    return tuple(load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None).categories)
+
+
+def _history(args: argparse.Namespace, settings: Settings) -> list[SimCase]:
+    from cases.scoring.errors import ScoringError
+    from cases.scoring.simulate import CityConfig, read_cases, simulate_city
+
+    if args.history:
+        cases = read_cases(Path(args.history))
+    else:
+        cases = list(simulate_city(CityConfig(seed=args.seed, days=args.days)).cases)
+    if not cases:
+        raise ScoringError("the history holds no cases")
+    known = set(_categories(settings))
+    unknown = sorted({c.snapshot.category for c in cases} - known)
+    if unknown:
+        raise ScoringError(f"history has categories {unknown} that the taxonomy does not know ({sorted(known)})")
+    return cases
+
+
+def _store(settings: Settings) -> ScorerStore:
+    from cases.scoring.registry import ScorerStore
+
+    return ScorerStore(settings.data_dir / "scorers")
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from cases.scoring.simulate import CityConfig, simulate_city, write_cases
+
+    city = simulate_city(CityConfig(seed=args.seed, days=args.days))
+    n = write_cases(Path(args.out), city.cases)
+    confirmed = sum(c.verdict == "confirmed" for c in city.cases)
+    print(f"{n} cases over {args.days} days ({confirmed} confirmed, {n - confirmed} false positives) -> {args.out}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace, settings: Settings) -> int:
+    import numpy as np
+
+    from cases.scoring.features import FeatureBuilder, FeatureConfig, Verdict, VerdictHistory
+    from cases.scoring.model import SelectionConfig, fit_scorer
+
+    cases = _history(args, settings)
+    config = FeatureConfig(radius_m=args.radius_m)
+    fm = FeatureBuilder(_categories(settings), config).transform(
+        [c.snapshot for c in cases], VerdictHistory([c.record for c in cases])
+    )
+    y = np.array([c.verdict == Verdict.CONFIRMED for c in cases])
+    with _threads(args.threads):
+        selection = fit_scorer(fm, y, _categories(settings), SelectionConfig(min_verdicts=args.min_verdicts))
+    card = _store(settings).save(selection, config)
+    print(f"scorer {card.version} ({card.kind}) saved to {settings.data_dir / 'scorers' / card.version}")
+    print(selection.reason)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from cases.scoring.evaluate import EvaluationConfig, evaluate, format_report
+    from cases.scoring.features import FeatureConfig
+
+    cases = _history(args, settings)
+    config = EvaluationConfig(top_k=args.top_k, cell_m=args.cell_m, features=FeatureConfig(radius_m=args.radius_m))
+    with _threads(args.threads):
+        report = evaluate(cases, _categories(settings), config)
+    print(format_report(report))
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
+    from cases.scoring.evaluate import occurrences
+    from cases.scoring.forecast import CountHistory, ForecastConfig, Grid, HotspotForecaster, to_geojson
+
+    cases = _history(args, settings)
+    horizon = 1 if args.horizon == "day" else 7
+    cfg = ForecastConfig(horizon_days=horizon)
+    snaps = [c.snapshot for c in cases]
+    grid = Grid.covering([s.lat for s in snaps], [s.lon for s in snaps], args.cell_m)
+    offset = timedelta(hours=cfg.utc_offset_h)
+    first_day = (min(s.first_seen for s in snaps) + offset).date()
+    days = ((max(s.first_seen for s in snaps) + offset).date() - first_day).days + 1
+    history = CountHistory(occurrences(cases), grid, _categories(settings), first_day, days, cfg.utc_offset_h)
+    with _threads(args.threads):
+        forecaster = HotspotForecaster(cfg).fit(history)
+        # the period right after the history: its features need only days < `days`
+        expected = forecaster.predict(history, days)
+    geo = to_geojson(history, expected, days, horizon, args.min_total)
+    text = json.dumps(geo, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        top = sorted(geo["features"], key=lambda f: -f["properties"]["total"])[:5]
+        print(f"{len(geo['features'])} cells -> {args.out}; busiest:")
+        for f in top:
+            p = f["properties"]
+            print(f"  cell {p['cell']:>4} ({p['ix']},{p['iy']})  expected {p['total']:.2f}  {p['expected']}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    from cases.scoring.features import FeatureBuilder, VerdictHistory
+    from cases.scoring.priority import SlaState, prioritise
+    from cases.status import CaseStatus
+    from models.taxonomy import load_taxonomy
+
+    cases = _history(args, settings)
+    store = _store(settings)
+    version = args.version or store.latest()
+    if version is None:
+        from cases.scoring.errors import ScorerFileError
+
+        raise ScorerFileError(f"no scorer in {store.root}; run `cityeye scoring fit` first")
+    scorer, card = store.load(version, _categories(settings))
+    config = store.feature_config(card)
+    now = max(c.snapshot.last_seen for c in cases)
+    recent = [c for c in cases if c.snapshot.last_seen > now - timedelta(hours=args.hours)]
+    fm = FeatureBuilder(scorer.categories, config).transform(
+        [c.snapshot for c in recent], VerdictHistory([c.record for c in cases]), [now] * len(recent)
+    )
+    states = [SlaState(CaseStatus.DETECTED, c.snapshot.first_seen) for c in recent]
+    taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
+    scores = sorted(prioritise(scorer, fm, states, taxonomy, now, config), key=lambda s: -s.priority)
+    print(f"scorer {card.version} ({card.kind}); {len(recent)} cases seen in the last {args.hours:g} h before {now}")
+    for s in scores[: args.top]:
+        print(
+            f"case {s.case_id:>6}  priority {s.priority:5.2f} = P {s.p_confirmed:.2f} × severity {s.severity} "
+            f"× urgency {s.urgency:.2f}"
+        )
+        for r in s.reasons:
+            print(f"    - {r.text}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    print(f"{'version':<32}{'kind':<9}{'verdicts':>9}  {'AUC':>6}  {'Brier':>7}  created")
+    for c in _store(settings).versions():
+        kind = "learned" if c.kind == "learned" else "prior"
+        auc = c.metrics.get(f"holdout/{kind}/auc", float("nan"))
+        brier = c.metrics.get(f"holdout/{kind}/brier", float("nan"))
+        print(
+            f"{c.version:<32}{c.kind:<9}{int(c.metrics.get('n_verdicts', 0)):>9}  {auc:>6.3f}  {brier:>7.4f}  "
+            f"{c.created_at}"
+        )
+    return 0
+
+
+def _history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--history", help="JSON Lines from `scoring simulate` (default: simulate --days/--seed now)")
+    p.add_argument("--days", type=int, default=180, help="days to simulate when no --history (default 180)")
+    p.add_argument("--seed", type=int, default=1, help="simulation seed when no --history (default 1)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for model fitting (0 = all cores)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("scoring", help="P(confirmed), priority and hotspot forecast").add_subparsers(
+        dest="scoring_cmd", required=True
+    )
+    sim = s.add_parser("simulate", help="write a simulated city's case history (JSON Lines)")
+    sim.add_argument("--out", required=True)
+    sim.add_argument("--days", type=int, default=180)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.set_defaults(func=cmd_simulate)
+
+    fit = s.add_parser("fit", help="fit a scorer (prior, or learned when it beats the prior) and save it")
+    _history_args(fit)
+    fit.add_argument("--radius-m", type=float, default=50.0, help="radius of the location-history features")
+    fit.add_argument("--min-verdicts", type=int, default=300, help="verdicts needed before trying the learned model")
+    fit.set_defaults(func=cmd_fit)
+
+    ev = s.add_parser("evaluate", help="time-ordered evaluation of scorer and forecast")
+    _history_args(ev)
+    ev.add_argument("--top-k", type=int, default=10, help="cases dispatched per day")
+    ev.add_argument("--cell-m", type=float, default=250.0, help="forecast grid cell size in metres")
+    ev.add_argument("--radius-m", type=float, default=50.0)
+    ev.set_defaults(func=cmd_evaluate)
+
+    fc = s.add_parser("forecast", help="expected problems per cell for the next day or week, as GeoJSON")
+    _history_args(fc)
+    fc.add_argument("--horizon", choices=("day", "week"), default="day")
+    fc.add_argument("--cell-m", type=float, default=250.0)
+    fc.add_argument("--min-total", type=float, default=0.0, help="leave out cells expecting fewer problems")
+    fc.add_argument("--out", help="GeoJSON file (default: print it)")
+    fc.set_defaults(func=cmd_forecast)
+
+    sc = s.add_parser("score", help="rank the latest cases of a history with a saved scorer, with reasons")
+    _history_args(sc)
+    sc.add_argument("--version", help="scorer version (default: the newest)")
+    sc.add_argument("--hours", type=float, default=24.0, help="cases last seen within this many hours of the end")
+    sc.add_argument("--top", type=int, default=10)
+    sc.set_defaults(func=cmd_score)
+
+    s.add_parser("list", help="saved scorer versions").set_defaults(func=cmd_list)
