@@ -27,6 +27,7 @@ from cases.errors import (
     VersionConflict,
     VersionRequired,
 )
+from cases.push import WebhookDeliverer
 from cases.service import CaseService
 from cityeye.config import Settings, load_settings
 from models.taxonomy import load_taxonomy
@@ -45,7 +46,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions = session_factory(engine)
             app.state.case_service = CaseService(sessions, settings, taxonomy)
             app.state.api_keys = ApiKeys(sessions)
-            yield
+            deliverer = None
+            if settings.push.webhooks:  # embedded mode: webhooks go out from a thread of this process
+                deliverer = WebhookDeliverer(sessions, settings.push)
+                app.state.case_service.outbox_listeners.append(deliverer.wake)
+                deliverer.start()
+            app.state.webhooks = deliverer
+            try:
+                yield
+            finally:
+                if deliverer is not None:
+                    deliverer.stop()
         finally:
             engine.dispose()
 

@@ -309,3 +309,23 @@ def test_a_district_bound_key_sees_and_acts_only_in_its_districts(tmp_path: Path
         r = client.post(f"/cases/{outside}/register", json={"version": 1}, headers=local)
         assert r.status_code == 403
         assert client.post(f"/cases/{inside}/register", json={"version": 1}, headers=local).status_code == 200
+
+
+def test_the_app_pushes_webhooks_from_its_own_thread(tmp_path: Path) -> None:
+    from ..test_cases.test_push import Receiver, push_settings
+
+    receiver = Receiver(fail=1)
+    try:
+        settings = Settings(data_dir=tmp_path / "d", push=push_settings(receiver.url, backoff_s=0.05))
+        with TestClient(create_app(settings)) as client:
+            service: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
+            store: ApiKeys = client.app.state.api_keys  # type: ignore[attr-defined]
+            case_id = new_case(service)
+            op = {"X-API-Key": store.create("op", Role.OPERATOR).token}
+            assert client.post(f"/cases/{case_id}/register", json={"version": 1}, headers=op).status_code == 200
+            receiver.wait_for(3)  # created (fails once, retried) + status_changed
+        events = sorted(r["body"] for r in receiver.requests[1:])
+        assert [b'"case.created"' in b for b in events].count(True) == 1
+        assert [b'"case.status_changed"' in b for b in events].count(True) == 1
+    finally:
+        receiver.close()
