@@ -13,7 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 import cityeye
-from api.routes import cases, health
+from api.routes import cases, health, open311
 from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
 from cases.errors import (
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(cases.router)
+    app.include_router(open311.router)
     _add_exception_handlers(app)
     return app
 

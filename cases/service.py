@@ -148,6 +148,10 @@ class CaseService:
         return self._evidence_dir
 
     @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
     def taxonomy(self) -> Taxonomy:
         return self._taxonomy
 
@@ -601,6 +605,9 @@ class CaseService:
         min_confidence: float | None = None,
         visible_districts: Sequence[str] = (),
         ids: Sequence[int] | None = None,
+        statuses: Sequence[CaseStatus] | None = None,
+        created_since: datetime | None = None,
+        created_until: datetime | None = None,
         sort: Sort = "last_seen",
         limit: int | None = None,
         offset: int = 0,
@@ -611,7 +618,8 @@ class CaseService:
         - `priority`: severity × urgency (2 when overdue, else 1) highest first, then the earliest deadline;
         - `due`: earliest deadline first (closed and dismissed cases last).
 
-        `since <= last_seen < until`; naive datetimes are read as UTC. `bbox` = (min_lon, min_lat, max_lon,
+        `since <= last_seen < until` and `created_since <= created_at < created_until`; naive datetimes are
+        read as UTC. `ids` and `statuses` keep only those cases. `bbox` = (min_lon, min_lat, max_lon,
         max_lat). `overdue`: whether the current step's deadline has passed. `visible_districts` (an API
         key's districts) restricts the result to those districts. `limit` defaults to 50, or to
         `api.page_size_max` where that is smaller. Raises `InvalidFilter` for an unknown category, status,
@@ -665,6 +673,12 @@ class CaseService:
             where.append(Case.max_confidence >= min_confidence)
         if ids is not None:
             where.append(Case.id.in_(list(ids)))
+        if statuses is not None:
+            where.append(Case.status.in_([CaseStatus(x).value for x in statuses]))
+        if created_since is not None:
+            where.append(Case.created_at >= _as_utc(created_since))
+        if created_until is not None:
+            where.append(Case.created_at < _as_utc(created_until))
         if sort not in SORTS:
             raise InvalidFilter("sort", sort, f"unknown sort {sort!r}; known: {', '.join(SORTS)}")
         page_max = self._settings.api.page_size_max
