@@ -18,11 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cases.db import SQLITE_BEGIN_OPTION
 from cases.errors import AuthError, InvalidAction
 from cases.lifecycle import Actor, Role
 from cases.orm import ApiKey, utcnow
 
 KEY_SCHEME = "ce"
+# read-then-write transactions take SQLite's write lock at BEGIN: a deferred one that has read cannot
+# upgrade once another connection wrote (SQLITE_BUSY at once, the busy timeout does not apply)
+WRITE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 
 
@@ -59,6 +63,7 @@ class ApiKeys:
                 name=name, role=role.value, districts=clean, prefix=prefix, salt=salt, key_hash=_hash(salt, secret)
             )
             with self._sessions() as session:
+                session.connection(execution_options=WRITE)
                 if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
                     raise InvalidAction(f"a key named {name!r} exists; revoke it or choose another name")
                 session.add(row)
@@ -79,6 +84,7 @@ class ApiKeys:
     def revoke(self, name: str) -> ApiKey:
         """Revoke the key called `name` (idempotent); raises `InvalidAction` when there is none."""
         with self._sessions() as session:
+            session.connection(execution_options=WRITE)
             row = session.scalar(select(ApiKey).where(ApiKey.name == name))
             if row is None:
                 raise InvalidAction(f"no key named {name!r}")

@@ -29,6 +29,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cases.db import SQLITE_BEGIN_OPTION
 from cases.errors import InvalidAction
 from cases.orm import WebhookDelivery
 from cityeye.config import PushSettings
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Cityeye-Signature"
 TIMESTAMP_HEADER = "X-Cityeye-Timestamp"
 MAX_SKEW_S = 300
+WRITE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}  # take SQLite's write lock at BEGIN (see cases.auth.WRITE)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -128,6 +130,7 @@ class WebhookDeliverer:
         """Lease the row (push its next attempt past the POST's timeout) so other deliverers skip it."""
         lease = now + timedelta(seconds=self._settings.timeout_s + 30)
         with self._sessions() as session, session.begin():
+            session.connection(execution_options=WRITE)
             claimed = session.execute(
                 update(WebhookDelivery)
                 .where(
@@ -176,6 +179,7 @@ class WebhookDeliverer:
             delay = min(self._settings.backoff_s * 2 ** (attempts - 1), self._settings.backoff_max_s)
             values.update(next_attempt_at=now + timedelta(seconds=delay))
         with self._sessions() as session, session.begin():
+            session.connection(execution_options=WRITE)
             session.execute(update(WebhookDelivery).where(WebhookDelivery.id == row.id).values(**values))
 
     # ---- the dead-letter list ---------------------------------------------------------------------------------
@@ -192,6 +196,7 @@ class WebhookDeliverer:
     def retry(self, delivery_id: int) -> None:
         """Put a dead delivery back in the queue with a fresh set of attempts."""
         with self._sessions() as session, session.begin():
+            session.connection(execution_options=WRITE)
             row = session.get(WebhookDelivery, delivery_id)
             if row is None or row.state != "dead":
                 raise InvalidAction(f"no dead webhook delivery {delivery_id}")
