@@ -16,6 +16,7 @@ written once their rows have ids, and removed again if anything fails before the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import cv2
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -205,8 +206,12 @@ class CaseService:
         written: list[Path] = []
         queued = False
         with self._sessions() as session:
-            session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            conn = session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             try:
+                if conn.dialect.name == "postgresql":
+                    # SQLite's write lock serialises the match-or-create check; on Postgres a transaction-
+                    # scoped advisory lock per category does, so two ingesters cannot both open a case.
+                    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(event.category)})
                 existing = session.scalar(select(Observation.case_id).where(Observation.event_id == event.event_id))
                 if existing is not None:
                     return IngestResult(case_id=existing, created=False, merged=False, duplicate=True)
@@ -758,6 +763,11 @@ class CaseService:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
+def _lock_key(category: str) -> int:
+    """A stable 63-bit advisory-lock key for ingestion into `category`."""
+    return int.from_bytes(hashlib.sha1(f"cityeye-ingest:{category}".encode()).digest()[:8], "big") >> 1
+
+
 def _check_version(case: Case, version: int | None) -> None:
     if version is None:
         raise VersionRequired(

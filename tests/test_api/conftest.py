@@ -21,6 +21,8 @@ from cases.lifecycle import Role
 from cases.service import CaseService
 from cityeye.config import ApiSettings, AuthSettings, Settings
 
+from ..test_cases.pg import postgres  # noqa: F401 (the session fixture: a throw-away PostgreSQL cluster)
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:

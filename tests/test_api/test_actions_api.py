@@ -19,6 +19,7 @@ from cases.status import CaseStatus
 from cityeye.config import AuthSettings, LifecycleSettings, Settings
 
 from ..test_cases.factories import T0, make_event, north_of
+from ..test_cases.pg import PostgresCluster
 from .conftest import Keys
 
 ENDPOINTS: dict[Action, tuple[str, dict[str, Any]]] = {
@@ -329,3 +330,20 @@ def test_the_app_pushes_webhooks_from_its_own_thread(tmp_path: Path) -> None:
         assert [b'"case.status_changed"' in b for b in events].count(True) == 1
     finally:
         receiver.close()
+
+
+def test_the_api_runs_on_postgres(tmp_path: Path, postgres: PostgresCluster) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "d", database_url=postgres.new_database(), auth=AuthSettings(open_read=False)
+    )
+    with TestClient(create_app(settings)) as client:
+        service: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
+        store: ApiKeys = client.app.state.api_keys  # type: ignore[attr-defined]
+        admin = {"X-API-Key": store.create("root", Role.ADMIN).token}
+        case_id = new_case(service)
+        assert client.get("/health").json()["database"] == "ok"
+        r = client.post(f"/cases/{case_id}/register", json={"version": 1}, headers=admin)
+        assert r.status_code == 200 and r.json()["status"] == "registered"
+        assert client.post(f"/cases/{case_id}/register", json={"version": 1}, headers=admin).status_code == 409
+        assert client.get("/cases.geojson", headers=admin).json()["total"] == 1
+        assert client.get("/open311/v2/requests.json", headers=admin).json()[0]["status"] == "open"

@@ -12,10 +12,15 @@ from cityeye.config import Settings
 from models.taxonomy import load_taxonomy
 
 from .factories import Clock
+from .pg import PostgresCluster, postgres  # noqa: F401 (the session fixture)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """The store on a fresh SQLite file, and on a fresh database of a real PostgreSQL cluster."""
+    if request.param == "postgres":
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        return Settings(data_dir=tmp_path / "data", database_url=cluster.new_database())
     return Settings(data_dir=tmp_path / "data")
 
 

@@ -295,3 +295,9 @@ def test_concurrent_ingesters_make_one_case_per_problem(service: CaseService, en
     assert sum(r.created for r in results) == 1 and sum(r.duplicate for r in results) == 1
     case = service.get_case(results[0].case_id).case
     assert case.observation_count == 6 == count(engine, "observations")
+
+
+def test_the_migrated_schema_matches_the_orm_on_every_backend(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
