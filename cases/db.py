@@ -50,6 +50,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: no fsync per commit, only at checkpoints. A crash of the process loses nothing; a power
+        # cut may lose the last commits, never the file. Ingestion is idempotent (event ids), so a re-delivery
+        # repairs that; commits went from ~4 ms to well under 1 ms on the benchmark machine.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
     finally:
         cursor.close()

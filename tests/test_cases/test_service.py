@@ -301,3 +301,32 @@ def test_the_migrated_schema_matches_the_orm_on_every_backend(engine: Engine) ->
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+
+
+def test_a_batch_groups_events_exactly_as_one_by_one(service: CaseService, engine: Engine) -> None:
+    events = [
+        make_event(geo=north_of(i % 3 * 500 + i), start=T0 + timedelta(minutes=i), source_id=f"cam-{i}", evidence=())
+        for i in range(9)
+    ]
+    events.append(events[4])  # a duplicate inside the batch
+    results = service.ingest_many(events)
+    assert [r.duplicate for r in results] == [False] * 9 + [True]
+    assert results[9].case_id == results[4].case_id
+    assert sum(r.created for r in results) == 3 and len({r.case_id for r in results}) == 3
+    for i, r in enumerate(results[:9]):  # the positions 0, 500, 1000 m apart: three problems
+        assert r.case_id == results[i % 3].case_id
+    assert service.ingest_many(events[:3]) == [
+        type(r)(case_id=r.case_id, created=False, merged=False, duplicate=True) for r in results[:3]
+    ]
+    assert count(engine, "observations") == 9 and service.ingest_many([]) == []
+
+
+def test_an_invalid_event_fails_the_whole_batch_before_anything_is_written(
+    service: CaseService, engine: Engine
+) -> None:
+    good = make_event(geo=north_of(0))
+    with pytest.raises(InvalidEvent, match="unknown category"):
+        service.ingest_many([good, make_event(category="potholes", class_name="pothole")])
+    assert (count(engine, "cases"), count(engine, "observations"), count(engine, "evidence")) == (0, 0, 0)
+    (result,) = service.ingest_many([good])
+    assert result.created and [e.n for e in service.get_case(result.case_id).evidence] == [1, 2]
