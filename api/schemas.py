@@ -56,6 +56,9 @@ class CaseList(BaseModel):
     total: int = Field(description="cases matching the filters, over all pages")
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        default=None, description="sort=last_seen: pass as `cursor` for the next page; null on the last page"
+    )
 
 
 class ObservationPublic(_FromRow):

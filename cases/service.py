@@ -16,6 +16,7 @@ written once their rows have ids, and removed again if anything fails before the
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -90,12 +91,16 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class CasePage:
-    """One page of cases, newest `last_seen` first; `total` counts all cases matching the filters."""
+    """One page of cases; `total` counts all cases matching the filters (over all pages).
+
+    `next_cursor` (sort=last_seen only): pass it as `cursor` for the next page; None on the last page.
+    """
 
     items: list[Case]
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -671,6 +676,7 @@ class CaseService:
         sort: Sort = "last_seen",
         limit: int | None = None,
         offset: int = 0,
+        cursor: str | None = None,
     ) -> CasePage:
         """Cases matching every given filter; sorted by `sort`:
 
@@ -748,6 +754,14 @@ class CaseService:
             raise InvalidFilter("limit", limit, f"limit must be between 1 and {page_max}, got {limit}")
         if offset < 0:
             raise InvalidFilter("offset", offset, f"offset must be >= 0, got {offset}")
+        page_where = list(where)
+        if cursor is not None:
+            if sort != "last_seen":
+                raise InvalidFilter("cursor", cursor, "cursor pagination needs sort=last_seen")
+            if offset:
+                raise InvalidFilter("offset", offset, "give either cursor or offset, not both")
+            seen, after_id = _decode_cursor(cursor)
+            page_where.append(or_(Case.last_seen < seen, and_(Case.last_seen == seen, Case.id < after_id)))
         no_due_last = sql_case((Case.due_at.is_(None), 1), else_=0)
         order: list[Any]
         if sort == "priority":
@@ -759,8 +773,11 @@ class CaseService:
             order = [Case.last_seen.desc(), Case.id.desc()]
         with self._sessions() as session:
             total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
-            items = session.scalars(select(Case).where(*where).order_by(*order).limit(limit).offset(offset)).all()
-        return CasePage(items=list(items), total=total, limit=limit, offset=offset)
+            items = session.scalars(select(Case).where(*page_where).order_by(*order).limit(limit).offset(offset)).all()
+        next_cursor = None
+        if sort == "last_seen" and len(items) == limit:
+            next_cursor = _encode_cursor(items[-1].last_seen, items[-1].id)
+        return CasePage(items=list(items), total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
     def first_evidence(self, case_ids: Sequence[int]) -> dict[int, int]:
         """For each case id that has evidence, the `n` of its first snapshot (else its first image)."""
@@ -818,6 +835,24 @@ class CaseService:
 
 
 # ---- helpers ----------------------------------------------------------------------------------------
+def _encode_cursor(last_seen: datetime, case_id: int) -> str:
+    """An opaque keyset cursor: the (last_seen, id) of the last case of a page."""
+    raw = f"{last_seen.astimezone(UTC).isoformat()}|{case_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        seen, case_id = raw.split("|")
+        value = datetime.fromisoformat(seen)
+        if value.tzinfo is None:
+            raise ValueError("naive")
+        return value, int(case_id)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidFilter("cursor", cursor, "not a cursor returned by this API") from None
+
+
 def _lock_key(category: str) -> int:
     """A stable 63-bit advisory-lock key for ingestion into `category`."""
     return int.from_bytes(hashlib.sha1(f"cityeye-ingest:{category}".encode()).digest()[:8], "big") >> 1

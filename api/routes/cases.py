@@ -97,12 +97,23 @@ def to_public(case: Case, now: datetime) -> CasePublic:
     return CasePublic.model_validate(data)
 
 
-def _list(service: CaseService, reader: Actor | None, filters: CaseFilters, limit: int | None, offset: int) -> Any:
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page (sort=last_seen)")]
+
+
+def _list(
+    service: CaseService,
+    reader: Actor | None,
+    filters: CaseFilters,
+    limit: int | None,
+    offset: int,
+    cursor: str | None = None,
+) -> Any:
     return service.list_cases(
         **asdict(filters),
         visible_districts=reader.districts if reader else (),
         limit=limit,
         offset=offset,
+        cursor=cursor,
     )
 
 
@@ -113,12 +124,19 @@ def list_cases(
     filters: FiltersDep,
     limit: Limit = None,
     offset: Annotated[int, Query(ge=0)] = 0,
+    cursor: Cursor = None,
 ) -> CaseList:
-    """Cases matching every filter; a key bound to districts sees only those."""
-    page = _list(service, reader, filters, limit, offset)
+    """Cases matching every filter; a key bound to districts sees only those. Page with `limit` and either
+    `offset` or (sort=last_seen) `cursor` = the previous page's `next_cursor`, which stays stable while new
+    cases arrive."""
+    page = _list(service, reader, filters, limit, offset, cursor)
     now = service.now()
     return CaseList(
-        items=[to_public(c, now) for c in page.items], total=page.total, limit=page.limit, offset=page.offset
+        items=[to_public(c, now) for c in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+        next_cursor=page.next_cursor,
     )
 
 
@@ -133,9 +151,10 @@ def list_cases_geojson(
     filters: FiltersDep,
     limit: Limit = None,
     offset: Annotated[int, Query(ge=0)] = 0,
+    cursor: Cursor = None,
 ) -> JSONResponse:
     """The same list as GET /cases, as GeoJSON: one Point feature per case (geometry null without a position)."""
-    page = _list(service, reader, filters, limit, offset)
+    page = _list(service, reader, filters, limit, offset, cursor)
     now = service.now()
     features = []
     for case in page.items:
@@ -152,6 +171,7 @@ def list_cases_geojson(
         "total": page.total,
         "limit": page.limit,
         "offset": page.offset,
+        "next_cursor": page.next_cursor,
     }
     return JSONResponse(body, media_type="application/geo+json")
 

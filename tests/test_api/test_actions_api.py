@@ -347,3 +347,18 @@ def test_the_api_runs_on_postgres(tmp_path: Path, postgres: PostgresCluster) -> 
         assert client.post(f"/cases/{case_id}/register", json={"version": 1}, headers=admin).status_code == 409
         assert client.get("/cases.geojson", headers=admin).json()["total"] == 1
         assert client.get("/open311/v2/requests.json", headers=admin).json()[0]["status"] == "open"
+
+
+def test_cursor_pagination_over_http(client: TestClient, service: CaseService) -> None:
+    ids = [new_case(service, 1000 * i, start=T0 + timedelta(hours=i)) for i in range(5)]
+    seen: list[int] = []
+    params: dict[str, Any] = {"limit": 2}
+    while True:
+        body = client.get("/cases", params=params).json()
+        seen += [c["id"] for c in body["items"]]
+        if body["next_cursor"] is None:
+            break
+        params = {"limit": 2, "cursor": body["next_cursor"]}
+    assert seen == ids[::-1]
+    r = client.get("/cases", params={"cursor": "nope"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "cursor"]

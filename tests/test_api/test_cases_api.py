@@ -48,7 +48,7 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
 
 def test_list_is_empty_on_a_fresh_database(client: TestClient) -> None:
     body = client.get("/cases", params={"limit": 10}).json()
-    assert body == {"items": [], "total": 0, "limit": 10, "offset": 0}
+    assert body == {"items": [], "total": 0, "limit": 10, "offset": 0, "next_cursor": None}
 
 
 def test_list_filters_orders_and_pages(client: TestClient, service: CaseService) -> None:

@@ -330,3 +330,23 @@ def test_an_invalid_event_fails_the_whole_batch_before_anything_is_written(
     assert (count(engine, "cases"), count(engine, "observations"), count(engine, "evidence")) == (0, 0, 0)
     (result,) = service.ingest_many([good])
     assert result.created and [e.n for e in service.get_case(result.case_id).evidence] == [1, 2]
+
+
+def test_cursor_pages_are_stable_while_new_cases_arrive(service: CaseService) -> None:
+    ids = _seed(service)  # five cases, newest last
+    first = service.list_cases(limit=2)
+    assert [c.id for c in first.items] == [ids[4], ids[3]] and first.next_cursor
+    newer = make_event(geo=north_of(9000), start=T0 + timedelta(days=1), evidence=())
+    service.ingest(newer)  # would shift an offset page by one
+    second = service.list_cases(limit=2, cursor=first.next_cursor)
+    assert [c.id for c in second.items] == [ids[2], ids[1]]
+    third = service.list_cases(limit=2, cursor=second.next_cursor)
+    assert [c.id for c in third.items] == [ids[0]] and third.next_cursor is None
+    for kwargs, field in (
+        ({"cursor": "garbage!"}, "cursor"),
+        ({"cursor": first.next_cursor, "sort": "priority"}, "cursor"),
+        ({"cursor": first.next_cursor, "offset": 2}, "offset"),
+    ):
+        with pytest.raises(InvalidFilter) as err:
+            service.list_cases(**kwargs)  # type: ignore[arg-type]
+        assert err.value.field == field
