@@ -35,6 +35,10 @@ TEMPLATE_GAPS = """## Known gaps
 - **Construction and sign damage are synthetic only**: no real labelled rooftop structures, steel-sheet
   sheds, damaged or tilted signs. Tilt and movement of signs are measured geometrically by the stream rules,
   not classified by this model.
+- **Scale limits**: signboards below 1 % of the frame are found less than half the time (far signs on a
+  facade at 320 px input); aerial stall chips zoomed until one vendor fills the frame are not found at all
+  (the close-up rows), since no training image shows vendors that large. A drone never sees them that way,
+  but a street camera next to a stall does: that is the missing ground-level data again.
 - **Garbage data** is web-collected; about a quarter are product shots, stock photos or collages.
 - **Facade val** is small (114 images, Saint Petersburg), and its images were shipped as copies of train
   images: the dataset build left those copies out of train, so the facade numbers below are on unseen images.
@@ -61,6 +65,17 @@ def _sizes(split: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _wall_seconds(rows: list[dict[str, float]]) -> float:
+    """Training time from results.csv: its `time` column restarts at 0 when a run is resumed."""
+    total, last = 0.0, 0.0
+    for row in rows:
+        t = float(row.get("time", 0.0))
+        if t < last:
+            total += last
+        last = t
+    return total + last
+
+
 def write_model_card(version: str, evaluation: Path, run: Path, out: Path, commands: list[str]) -> Path:
     metrics = json.loads((evaluation / "metrics.json").read_text(encoding="utf-8"))
     record = json.loads((run / "cityeye_run.json").read_text(encoding="utf-8"))
@@ -68,7 +83,7 @@ def write_model_card(version: str, evaluation: Path, run: Path, out: Path, comma
     manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))
     rows = record["results_csv"]
     epochs = int(rows[-1]["epoch"]) if rows else 0
-    train_s = rows[-1].get("time", 0.0) if rows else 0.0
+    train_s = _wall_seconds(rows)
     lines = [TEMPLATE_HEAD.format(version=version)]
     lines += ["## Training", ""]
     lines += [
@@ -93,7 +108,8 @@ def write_model_card(version: str, evaluation: Path, run: Path, out: Path, comma
         "- start: COCO YOLOv5n (`../shared/pretrained/yolov5n.pt`, ultralytics/yolov5 @ 981548a, AGPL-3.0), "
         "backbone + neck imported by `models/legacy.py`, detection head fresh",
         f"- {epochs} epochs at {cfg['imgsz']} px, batch {cfg['batch']}, device {cfg['device']}, "
-        f"{train_s / 60:.0f} min of training on {record['machine']['processor']} "
+        f"{train_s / 60:.0f} min of training (wall clock, machine shared with other work) on "
+        f"{record['machine']['processor']} "
         f"({record['machine']['platform']}), CPU threads {cfg.get('threads') or 'default'}; extra "
         f"ultralytics arguments {cfg.get('extra') or '{}'}",
         "- commands:",
