@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", help=argparse.SUPPRESS)  # BACKEND:BATCH, internal: one measurement per process
     ap.add_argument("--dataset", help="dataset version folder: also print mAP50 of the model on each val split")
     args = ap.parse_args()
 
@@ -55,24 +57,45 @@ def main() -> int:
         Frame(generate_scene("street", seed=900 + i, size=(640, 480)).image, "bench", datetime.now(UTC))
         for i in range(args.frames)
     ]
-    print(
-        f"model {pt} | imgsz {args.imgsz} | {args.frames} frames 640x480 | torch threads {torch.get_num_threads()}"
-        f" | cpu cores {os.cpu_count()}"
-    )
+    if args.only:
+        backend, batch = args.only.split(":")
+        det = Detector.from_file(
+            pt if backend == "pytorch" else onnx, DetectorSettings(imgsz=args.imgsz, batch=int(batch), conf=0.25)
+        )
+        det.predict(frames[: int(batch)])  # warm-up (graph build, allocations)
+        times = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            det.predict(frames)
+            times.append((time.perf_counter() - t) * 1000 / len(frames))
+        print(f"RESULT {statistics.median(times):.3f} threads={torch.get_num_threads()}")
+        return 0
+    # each backend runs in its own process: a PyTorch thread pool left spinning would slow ONNX Runtime
     results: dict[tuple[str, int], float] = {}
     for batch in args.batch:
-        for backend, path in (("pytorch", pt), ("onnx", onnx)):
-            det = Detector.from_file(path, DetectorSettings(imgsz=args.imgsz, batch=batch, conf=0.25))
-            det.predict(frames[:batch])  # warm-up (graph build, allocations)
-            times = []
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                det.predict(frames)
-                times.append((time.perf_counter() - t) * 1000 / len(frames))
-            results[(backend, batch)] = statistics.median(times)
-            print(f"  batch {batch:>2}  {backend:<8} {results[(backend, batch)]:7.1f} ms/image")
+        for backend in ("pytorch", "onnx"):
+            cmd = [
+                sys.executable,
+                __file__,
+                "--model",
+                str(pt),
+                "--data-dir",
+                args.data_dir,
+                "--imgsz",
+                str(args.imgsz),
+                "--frames",
+                str(args.frames),
+                "--repeat",
+                str(args.repeat),
+                "--only",
+                f"{backend}:{batch}",
+            ]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+            results[(backend, batch)] = float(line.split()[1])
+            print(f"  batch {batch:>2}  {backend:<8} {results[(backend, batch)]:7.1f} ms/image  ({line.split()[2]})")
         ratio = results[("pytorch", batch)] / results[("onnx", batch)]
-        print(f"  batch {batch:>2}  ONNX Runtime is {ratio:.2f}x faster than PyTorch")
+        print(f"  batch {batch:>2}  PyTorch ms / ONNX Runtime ms = {ratio:.2f}")
     if args.dataset:
         from training.evaluate import evaluate
 
