@@ -26,7 +26,8 @@ class TileSpec:
     overlap: float = 0.2  # fraction of the tile shared with its neighbour
     full_image: bool = True  # also run the whole image once (large objects)
     merge_iou: float = 0.5  # NMS IoU when merging boxes from overlapping tiles
-    edge_margin: int = 2  # drop boxes cut by an inner tile border (a neighbour sees them whole)
+    edge_margin: int = 2  # a box this close to an inner tile border counts as cut by it
+    contain_ios: float = 0.7  # a box this much inside a surer box of its class is a piece of it
 
     def __post_init__(self) -> None:
         if self.size < 32:
@@ -56,14 +57,37 @@ def tiles_of(frame: Frame, spec: TileSpec) -> list[tuple[int, int, Frame]]:
 
 
 def _cut_by_inner_border(
-    xyxy: np.ndarray, x0: int, y0: int, tw: int, th: int, w: int, h: int, margin: int
+    xyxy: np.ndarray, x0: int, y0: int, tw: int, th: int, w: int, h: int, margin: int, overlap_px: int
 ) -> np.ndarray:
-    """Boxes touching a tile border that is not the image border (the object continues in a neighbour)."""
-    left = (xyxy[:, 0] <= x0 + margin) & (x0 > 0)
-    top = (xyxy[:, 1] <= y0 + margin) & (y0 > 0)
-    right = (xyxy[:, 2] >= x0 + tw - margin) & (x0 + tw < w)
-    bottom = (xyxy[:, 3] >= y0 + th - margin) & (y0 + th < h)
+    """Boxes cut by an inner tile border that the neighbour across that border sees whole.
+
+    A box touching the left border of a tile, say, lies whole in the left neighbour only if it ends within
+    the overlap; a longer one is a piece of an object no tile holds whole, and is kept for the merge.
+    """
+    left = (xyxy[:, 0] <= x0 + margin) & (x0 > 0) & (xyxy[:, 2] < x0 + overlap_px)
+    top = (xyxy[:, 1] <= y0 + margin) & (y0 > 0) & (xyxy[:, 3] < y0 + overlap_px)
+    right = (xyxy[:, 2] >= x0 + tw - margin) & (x0 + tw < w) & (xyxy[:, 0] > x0 + tw - overlap_px)
+    bottom = (xyxy[:, 3] >= y0 + th - margin) & (y0 + th < h) & (xyxy[:, 1] > y0 + th - overlap_px)
     return left | top | right | bottom
+
+
+def _contained(xyxy: np.ndarray, conf: np.ndarray, cls: np.ndarray, ios: float) -> np.ndarray:
+    """Mask of boxes lying mostly (intersection / own area ≥ `ios`) inside a surer box of the same class:
+    the pieces of an object that tile borders cut, once a whole box of it exists."""
+    area = np.maximum((xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1]), 1e-6)
+    order = np.lexsort((-area, -conf))  # surest first; on a tie, the larger box
+    keep = np.ones(len(xyxy), bool)
+    for rank, i in enumerate(order):
+        if not keep[i]:
+            continue
+        for j in order[rank + 1 :]:
+            if not keep[j] or cls[j] != cls[i]:
+                continue
+            iw = min(xyxy[i, 2], xyxy[j, 2]) - max(xyxy[i, 0], xyxy[j, 0])
+            ih = min(xyxy[i, 3], xyxy[j, 3]) - max(xyxy[i, 1], xyxy[j, 1])
+            if iw > 0 and ih > 0 and iw * ih / area[j] >= ios:
+                keep[j] = False
+    return ~keep
 
 
 class TiledDetector:
@@ -94,8 +118,9 @@ class TiledDetector:
             keep = np.ones(len(dets), bool)
             if is_tile:
                 f = frames[i]
+                overlap_px = int(self.spec.size * self.spec.overlap)
                 keep = ~_cut_by_inner_border(
-                    xyxy, x0, y0, tile.width, tile.height, f.width, f.height, self.spec.edge_margin
+                    xyxy, x0, y0, tile.width, tile.height, f.width, f.height, self.spec.edge_margin, overlap_px
                 )
             merged[i].append(Detections(xyxy[keep], dets.confidence[keep], dets.class_id[keep], names=dets.names))
         return [self._merge(parts, getattr(self.detector, "names", {})) for parts in merged]
@@ -110,4 +135,6 @@ class TiledDetector:
         keep = batched_nms(
             torch.from_numpy(xyxy), torch.from_numpy(conf), torch.from_numpy(cls), self.spec.merge_iou
         ).numpy()
-        return Detections(xyxy[keep], conf[keep], cls[keep], names=parts[0].names)
+        xyxy, conf, cls = xyxy[keep], conf[keep], cls[keep]
+        pieces = _contained(xyxy, conf, cls, self.spec.contain_ios)
+        return Detections(xyxy[~pieces], conf[~pieces], cls[~pieces], names=parts[0].names)
