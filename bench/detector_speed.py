@@ -39,20 +39,13 @@ def main() -> int:
     configure_ultralytics(Path(args.data_dir))
     import torch
 
+    from bench.common import model_files
     from cityeye.config import DetectorSettings
     from datasets.synthetic import generate_scene
-    from inference.detector import Detector, export_onnx
+    from inference.detector import Detector
     from inference.frame import Frame
-    from models.registry import Registry
 
-    if args.model.endswith(".pt"):
-        pt = Path(args.model)
-        onnx = Path(args.data_dir) / "bench" / (pt.stem + ".onnx")
-    else:
-        reg = Registry(Path(args.data_dir) / "models")
-        pt, onnx = reg.weights(args.model, "pt"), reg.weights(args.model, "onnx")
-    if not onnx.is_file():
-        export_onnx(pt, args.imgsz, onnx)
+    pt, onnx = model_files(args.model, Path(args.data_dir), args.imgsz)
     frames = [
         Frame(generate_scene("street", seed=900 + i, size=(640, 480)).image, "bench", datetime.now(UTC))
         for i in range(args.frames)

@@ -72,20 +72,13 @@ def main() -> int:
     from sahi import AutoDetectionModel
     from sahi.predict import get_sliced_prediction
 
+    from bench.common import model_files
     from cityeye.config import DetectorSettings
-    from inference.detector import Detector, export_onnx
+    from inference.detector import Detector
     from inference.frame import Frame
     from inference.tiling import TiledDetector, TileSpec
-    from models.registry import Registry
 
-    if args.model.endswith(".pt"):
-        pt = Path(args.model)
-        onnx = Path(args.data_dir) / "bench" / (pt.stem + ".onnx")
-    else:
-        reg = Registry(Path(args.data_dir) / "models")
-        pt, onnx = reg.weights(args.model, "pt"), reg.weights(args.model, "onnx")
-    if not onnx.is_file():
-        export_onnx(pt, args.tile, onnx)
+    pt, onnx = model_files(args.model, Path(args.data_dir), args.tile)
     image, gt = mosaic(seed=4242)
     frame = Frame(image, "survey", datetime.now(UTC))
     print(
