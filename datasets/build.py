@@ -280,6 +280,9 @@ def build_dataset(
         "files": files,
     }
     manifest["hash"] = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+    # the frozen validation set on its own: models are only compared when this matches
+    val_files = {k: v for k, v in files.items() if k.startswith("images/val/")}
+    manifest["val_hash"] = hashlib.sha256(json.dumps(val_files, sort_keys=True).encode()).hexdigest()[:16]
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, out)
     return out

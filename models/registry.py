@@ -43,6 +43,7 @@ class ModelVersion(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict, description="e.g. mAP50/<class>, mAP50/all")
     dataset: str = ""
     dataset_hash: str = ""
+    val_hash: str = Field(default="", description="hash of the validation split the metrics were measured on")
     parent: str | None = None
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     promoted_at: str | None = None
@@ -146,6 +147,11 @@ class Registry:
 
 def gate(candidate: ModelVersion, production: ModelVersion, margin: float) -> list[str]:
     """Per-category mAP50 drops larger than `margin` (same frozen val set assumed); empty = may promote."""
+    if candidate.val_hash and production.val_hash and candidate.val_hash != production.val_hash:
+        return [
+            f"metrics were measured on different validation sets ({candidate.val_hash} vs "
+            f"{production.val_hash}); evaluate both on the same frozen val split"
+        ]
     drops = []
     for key, prod_value in sorted(production.metrics.items()):
         if not key.startswith("mAP50/"):

@@ -82,6 +82,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                 metrics=registry_metrics(results),
                 dataset=m["name"],
                 dataset_hash=m["hash"],
+                val_hash=m.get("val_hash", ""),
                 parent=args.parent,
             ),
         )

@@ -56,6 +56,15 @@ def test_candidate_missing_a_category_is_refused(tmp_path, weights):
     assert forced.stage == "production" and "promoted with force over the gate" in forced.notes
 
 
+def test_gate_refuses_metrics_from_another_validation_set(tmp_path, weights):
+    reg = Registry(tmp_path / "models", bundled_dir=tmp_path / "none")
+    reg.register(weights, mv("a", stall=0.5).model_copy(update={"val_hash": "aaa"}))
+    reg.promote("a")
+    reg.register(weights, mv("b", stall=0.9).model_copy(update={"val_hash": "bbb"}))
+    with pytest.raises(PromotionRefused, match="different validation sets"):
+        reg.promote("b")
+
+
 def test_bundled_default_becomes_production(tmp_path, weights):
     bundled = tmp_path / "bundled" / "v9"
     bundled.mkdir(parents=True)
