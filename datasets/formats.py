@@ -98,9 +98,7 @@ def _class_id(index: dict[str, int], name: str, where: Path) -> int:
     try:
         return index[name]
     except KeyError:
-        raise DatasetFormatError(
-            f"{where}: class {name!r} is not one of the export classes {list(index)}"
-        ) from None
+        raise DatasetFormatError(f"{where}: class {name!r} is not one of the export classes {list(index)}") from None
 
 
 # ---------------------------------------------------------------------------------------------- YOLO
@@ -282,9 +280,7 @@ def export_coco(
     return out_json
 
 
-def _coco_ann(
-    ann_id: int, image_id: int, index: dict[str, int], box: LabeledBox, src: Path
-) -> dict[str, Any]:
+def _coco_ann(ann_id: int, image_id: int, index: dict[str, int], box: LabeledBox, src: Path) -> dict[str, Any]:
     x1, y1, x2, y2 = box.xyxy
     w, h = x2 - x1, y2 - y1
     return {

@@ -29,13 +29,9 @@ class YoloBox:
         )
 
     @classmethod
-    def from_xyxy(
-        cls, class_id: int, xyxy: tuple[float, float, float, float], width: int, height: int
-    ) -> YoloBox:
+    def from_xyxy(cls, class_id: int, xyxy: tuple[float, float, float, float], width: int, height: int) -> YoloBox:
         x1, y1, x2, y2 = xyxy
-        return cls(
-            class_id, (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height
-        )
+        return cls(class_id, (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height)
 
     def line(self) -> str:
         return f"{self.class_id} {self.cx:.6f} {self.cy:.6f} {self.w:.6f} {self.h:.6f}"

@@ -152,9 +152,7 @@ def _texture(rng: Rng, h: int, w: int, base: Color, amp: float, cell: int) -> np
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _blob(
-    rng: Rng, cx: float, cy: float, rx: float, ry: float, n: int = 10, rough: float = 0.3
-) -> np.ndarray:
+def _blob(rng: Rng, cx: float, cy: float, rx: float, ry: float, n: int = 10, rough: float = 0.3) -> np.ndarray:
     """An irregular closed polygon around (cx, cy) with radii about (rx, ry)."""
     angles = np.sort(rng.uniform(0, 2 * math.pi, n))
     radii = 1.0 + rng.uniform(-rough, rough, n)
@@ -279,9 +277,7 @@ class _Canvas:
     def warp(self, m: np.ndarray) -> None:
         """Apply a homography to the image and every label mask (boxes follow the warped pixels)."""
         size = (self.w, self.h)
-        self.image = cv2.warpPerspective(
-            self.image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-        )
+        self.image = cv2.warpPerspective(self.image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         for label in self.labels:
             warped = cv2.warpPerspective(label.mask.astype(np.uint8), m, size, flags=cv2.INTER_NEAREST)
             label.mask = warped > 0
@@ -527,9 +523,7 @@ def _damage(rng: Rng, p: _Patch, w: float, h: float) -> None:
     cx, cy = (0.0 if rng.random() < 0.5 else w - 1), (0.0 if rng.random() < 0.5 else h - 1)
     dx, dy = _u(rng, 0.15, 0.45) * w, _u(rng, 0.25, 0.7) * h
     sx, sy = (1 if cx == 0 else -1), (1 if cy == 0 else -1)
-    tri = np.array(
-        [[cx, cy], [cx + sx * dx, cy], [cx + sx * dx * 0.4, cy + sy * dy * 0.5], [cx, cy + sy * dy]]
-    )
+    tri = np.array([[cx, cy], [cx + sx * dx, cy], [cx + sx * dx * 0.4, cy + sy * dy * 0.5], [cx, cy + sy * dy]])
     cv2.fillPoly(p.alpha, [tri.astype(np.int32)], 0)
     cv2.fillPoly(p.img, [tri.astype(np.int32)], (0, 0, 0))
     for _ in range(_i(rng, 1, 4)):
@@ -668,9 +662,7 @@ def _facade(
             if ww > 10:
                 cv2.line(img, (wx + ww // 2, wy), (wx + ww // 2, wy + wh), frame, 1)
             if rng.random() < 0.15 and ww > 8:  # air conditioner unit
-                cv2.rectangle(
-                    img, (wx, wy + wh + 2), (wx + ww * 2 // 3, wy + wh + 2 + wh // 3), (215, 215, 210), -1
-                )
+                cv2.rectangle(img, (wx, wy + wh + 2), (wx + ww * 2 // 3, wy + wh + 2 + wh // 3), (215, 215, 210), -1)
     # storefront: glass, a door, a roller shutter sometimes
     sy = y2 - shop_h
     cv2.rectangle(img, (x1 + 3, sy), (x2 - 3, y2), _scale(glass, 0.8), -1)
@@ -759,9 +751,7 @@ def _place_street_ground(rng: Rng, canvas: _Canvas, layout: _StreetLayout, kind:
     elif kind == "garbage":
         gw = _u(rng, 40, 140) * s
         patch, attrs = _garbage_pile(rng, gw, gw * _u(rng, 0.4, 0.7))
-        canvas.paste(
-            patch, _u(rng, -0.1 * gw, w - 0.9 * gw), yb - patch.h, "garbage", {**attrs, "overflow": False}
-        )
+        canvas.paste(patch, _u(rng, -0.1 * gw, w - 0.9 * gw), yb - patch.h, "garbage", {**attrs, "overflow": False})
     else:
         _place_bin(rng, canvas, _u(rng, 30, 50) * s, yb, overflow=rng.random() < 0.45)
 
@@ -771,9 +761,7 @@ def _place_bin(rng: Rng, canvas: _Canvas, bw: float, yb: float, overflow: bool) 
     color = str(rng.choice(list(_BIN)))
     bh = bw * _u(rng, 1.25, 1.5)
     x = _u(rng, 0, canvas.w - bw)
-    canvas.paste(
-        _garbage_bin(rng, bw, bh, color), x, yb - bh, "garbage_bin", {"overflow": overflow, "color": color}
-    )
+    canvas.paste(_garbage_bin(rng, bw, bh, color), x, yb - bh, "garbage_bin", {"overflow": overflow, "color": color})
     if overflow:
         pw = bw * _u(rng, 1.1, 1.6)
         pile, attrs = _garbage_pile(rng, pw, pw * _u(rng, 0.45, 0.7))
@@ -945,8 +933,7 @@ def _free_spot(
     for _ in range(12):
         x, y = _u(rng, -0.1 * bw, w - 0.9 * bw), _u(rng, -0.1 * bh, h - 0.9 * bh)
         ov = sum(
-            max(0.0, min(x + bw, b[2]) - max(x, b[0])) * max(0.0, min(y + bh, b[3]) - max(y, b[1]))
-            for b in occupied
+            max(0.0, min(x + bw, b[2]) - max(x, b[0])) * max(0.0, min(y + bh, b[3]) - max(y, b[1])) for b in occupied
         )
         if ov < best_overlap:
             best, best_overlap = (x, y), ov
@@ -1042,9 +1029,7 @@ def draw_objects_preview(scene: Scene) -> np.ndarray:
     return out
 
 
-def yolo_lines(
-    scene: Scene, class_names: Sequence[str] = CLASS_NAMES, min_px: float = MIN_BOX_PX
-) -> list[str]:
+def yolo_lines(scene: Scene, class_names: Sequence[str] = CLASS_NAMES, min_px: float = MIN_BOX_PX) -> list[str]:
     """YOLO label lines ``class cx cy w h`` (normalised) for the objects whose class is in ``class_names``."""
     h, w = scene.image.shape[:2]
     lines: list[str] = []
@@ -1055,9 +1040,7 @@ def yolo_lines(
         if x2 - x1 < min_px or y2 - y1 < min_px:
             continue
         cid = list(class_names).index(obj.class_name)
-        lines.append(
-            f"{cid} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
-        )
+        lines.append(f"{cid} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
     return lines
 
 
@@ -1183,9 +1166,7 @@ def render_frame(
     return image, canvas.objects()
 
 
-def default_timeline(
-    seed: int, duration_s: float = 20, size: tuple[int, int] = (640, 480)
-) -> list[TimelineItem]:
+def default_timeline(seed: int, duration_s: float = 20, size: tuple[int, int] = (640, 480)) -> list[TimelineItem]:
     """A stall and a pile that appear and stay, a sign tilting 0 -> 20 deg, and a transient stall (< 2 s)."""
     rng = np.random.default_rng(seed)
     w, h = int(size[0]), int(size[1])
@@ -1261,9 +1242,7 @@ def generate_video(
     background = street_background(seed, size)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(
-        str(path), cv2.VideoWriter.fourcc(*"mp4v"), float(fps), (int(size[0]), int(size[1]))
-    )
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), float(fps), (int(size[0]), int(size[1])))
     if not writer.isOpened():
         raise OSError(f"cannot open a video writer for {path}")
     try:
