@@ -3,6 +3,7 @@
     python bench/cases_ingest.py [--events 5000] [--problems 1000] [--threads 1 4] [--batch 1 100]
                                  [--backends sqlite postgres]
                                  [--database-url postgresql+psycopg://...]   # else a throw-away local cluster
+                                 [--pg-synchronous-commit on|off]
 
 The events are sightings of `--problems` real problems (four categories, spread over ~10 km of a city),
 each seen ~events/problems times by different cameras over a day, plus 5 % re-deliveries of an event
@@ -10,7 +11,9 @@ already ingested (duplicates). Events carry no evidence images (JPEG encoding is
 this is the store's cost: the duplicate check, the geo-window match, the insert or update, the audit row.
 `--batch 1` calls `CaseService.ingest` per event (one transaction each); `--batch N` calls `ingest_many`
 with N events per transaction, as a worker draining a queue does.
-PostgreSQL runs with its default durability (fsync, synchronous commit); SQLite in WAL mode.
+PostgreSQL runs with its default durability (fsync, synchronous commit) unless `--pg-synchronous-commit off`
+(set for the benchmark's connections only: a crash may lose the last commits, never corrupt; it is the
+PostgreSQL counterpart of SQLite's `synchronous=NORMAL`, which cityeye uses); SQLite in WAL mode.
 """
 
 from __future__ import annotations
@@ -70,14 +73,20 @@ def make_events(n_events: int, n_problems: int, seed: int = 0) -> list:
     return events
 
 
-def run(url: str | None, data_dir: Path, events: list, threads: int, batch: int) -> tuple[float, int, int]:
+def run(
+    url: str | None, data_dir: Path, events: list, threads: int, batch: int, sync_commit: str = "on"
+) -> tuple[float, int, int]:
     from cases.db import make_engine, migrate, session_factory
     from cases.service import CaseService
     from cityeye.config import Settings
     from models.taxonomy import load_taxonomy
 
     settings = Settings(data_dir=data_dir, database_url=url)
-    engine = make_engine(settings, pool_size=max(5, threads), max_overflow=threads) if url else make_engine(settings)
+    if url:
+        options = {"options": f"-c synchronous_commit={sync_commit}"}
+        engine = make_engine(settings, pool_size=max(5, threads), max_overflow=threads, connect_args=options)
+    else:
+        engine = make_engine(settings)
     migrate(settings, engine)
     service = CaseService(session_factory(engine), settings, load_taxonomy())
     chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
@@ -104,6 +113,8 @@ def main() -> int:
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 100], help="events per transaction")
     ap.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
     ap.add_argument("--database-url", help="an empty PostgreSQL database to use instead of a throw-away cluster")
+    ap.add_argument("--pg-synchronous-commit", choices=["on", "off"], default="on",
+                    help="PostgreSQL synchronous_commit for the benchmark's connections")  # fmt: skip
     args = ap.parse_args()
 
     events = make_events(args.events, args.problems)
@@ -128,9 +139,11 @@ def main() -> int:
                         cluster.start()
                     url = cluster.new_database()
             with tempfile.TemporaryDirectory(prefix="cityeye-bench-") as tmp:
-                elapsed, created, dups = run(url, Path(tmp), events, threads, batch)
+                sync = args.pg_synchronous_commit
+                elapsed, created, dups = run(url, Path(tmp), events, threads, batch, sync)
+            label = f"{backend} (synchronous_commit={args.pg_synchronous_commit})" if url else backend
             print(
-                f"{backend:<9} threads={threads} batch={batch:<4}: {len(events) / elapsed:8.0f} events/s "
+                f"{label:<9} threads={threads} batch={batch:<4}: {len(events) / elapsed:8.0f} events/s "
                 f"({elapsed:.2f} s; {created} cases, {dups} duplicates)"
             )
     finally:

@@ -17,19 +17,35 @@ written once their rows have ids, and removed again if anything fails before the
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import cv2
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -241,20 +257,24 @@ class CaseService:
                     # SQLite's write lock serialises the match-or-create check; on Postgres transaction-scoped
                     # advisory locks per category do (taken in one order: no deadlocks between batches).
                     for key in sorted({_lock_key(event.category) for event, _, _ in items}):
-                        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                        conn.execute(_ADVISORY_LOCK, {"k": key})
                 ids = list({event.event_id for event, _, _ in items})
-                known: dict[str, int] = {}  # event id -> case id, for ids stored before or earlier in the batch
+                batch = _Batch()
                 for i in range(0, len(ids), 500):
-                    rows = session.execute(
-                        select(Observation.event_id, Observation.case_id).where(
-                            Observation.event_id.in_(ids[i : i + 500])
-                        )
-                    )
-                    known.update({event_id: case_id for event_id, case_id in rows})
+                    rows = conn.execute(_KNOWN_EVENTS, {"ids": ids[i : i + 500]})
+                    batch.known.update({event_id: case_id for event_id, case_id in rows})
                 for event, category, images in items:
-                    result, q = self._ingest_in(session, event, category, images, written, known)
+                    result, q = self._ingest_in(session, conn, event, category, images, written, batch)
                     results.append(result)
                     queued = queued or q
+                # The rows nothing later in the batch reads are inserted in bulk (one statement per table).
+                for table, pending in (
+                    (_OBSERVATIONS, batch.observations),
+                    (_EVIDENCE, batch.evidence),
+                    (_AUDIT, batch.audit),
+                ):
+                    if pending:
+                        conn.execute(insert(table), pending)
                 session.commit()
             except BaseException:
                 for path in written:
@@ -268,56 +288,92 @@ class CaseService:
     def _ingest_in(
         self,
         session: Session,
+        conn: Connection,
         event: Event,
         category: Category,
         images: Sequence[_Encoded],
         written: list[Path],
-        known: dict[str, int],
+        batch: _Batch,
     ) -> tuple[IngestResult, bool]:
         """One event inside the caller's transaction; returns what happened and whether webhooks were queued.
 
-        `known` maps the event ids already stored to their cases; this event's id is added to it.
+        Statements are SQLAlchemy Core (compiled once, cached): the case row is matched, updated (optimistic
+        lock: `version` must still be the one read) or inserted at once, so later events of the batch see it;
+        observation, evidence and audit rows are collected in `batch` and inserted by the caller in bulk.
         """
-        existing = known.get(event.event_id)
+        existing = batch.known.get(event.event_id)
         if existing is not None:
             return IngestResult(case_id=existing, created=False, merged=False, duplicate=True), False
         now = self._clock()
         queued = False
-        case = self._find_match(session, event, category)
-        created, reopened, repeat_of = case is None, False, None
-        if case is None:
-            closed = self._find_recurrence(session, event, category)
+        reopened, repeat_of = False, None
+        row = self._find_match(conn, event, category)
+        created = row is None
+        if row is not None:
+            case_id = row.id
+            self._update_case(conn, row, _merged_values(row, event), now)
+        else:
+            closed = self._find_recurrence(conn, event, category)
             if closed is not None and self._settings.lifecycle.recurrence == "reopen":
-                case, created, reopened = closed, False, True
-                self._reopen(session, case, category, now, event)
-                _merge_into(case, event)
+                case_id, created, reopened = closed.id, False, True
+                values = _merged_values(closed, event) | self._reopen_values(closed, category, now)
+                self._update_case(conn, closed, values, now)
+                batch.audit.append(
+                    _audit_values(
+                        case_id,
+                        SYSTEM,
+                        "reopen",
+                        CaseStatus.CLOSED,
+                        CaseStatus.REGISTERED,
+                        now,
+                        note=f"recurred: event {event.event_id} from {event.source_id}",
+                        detail={"event_id": event.event_id},
+                    )
+                )
+                if self._has_hooks("case.status_changed"):
+                    case = self._case_snapshot(conn, case_id)
+                    queued = self._enqueue(session, "case.status_changed", case, now, from_status=CaseStatus.CLOSED)
             else:
                 repeat_of = closed.id if closed is not None else None
-                case = self._new_case(event, category, now, repeat_of)
-                session.add(case)
-        else:
-            _merge_into(case, event)
-        session.flush()
-        if created:
-            session.add(
-                _audit(case.id, SYSTEM, "create", None, CaseStatus.DETECTED, now, detail={"repeat_of": repeat_of})
-            )
-            queued = self._enqueue(session, "case.created", case, now, from_status=None)
-        elif reopened:
-            queued = self._enqueue(session, "case.status_changed", case, now, from_status=CaseStatus.CLOSED)
-        obs = _observation(case.id, event)
-        session.add(obs)
+                values = self._new_case_values(event, category, now, repeat_of)
+                case_id = conn.execute(_INSERT_CASE, values).scalar_one()
+                batch.audit.append(
+                    _audit_values(
+                        case_id, SYSTEM, "create", None, CaseStatus.DETECTED, now, detail={"repeat_of": repeat_of}
+                    )
+                )
+                if self._has_hooks("case.created"):
+                    queued = self._enqueue(session, "case.created", Case(id=case_id, **values), now, from_status=None)
+        obs = _observation_values(case_id, event)
         if images:
-            session.flush()
-            rows = self._add_evidence_rows(session, case.id, obs.id, images)
-            session.flush()
-            for row, img in zip(rows, images, strict=True):
-                target = self._evidence_dir / row.path
+            obs_id = conn.execute(_INSERT_OBSERVATION, obs).scalar_one()
+            last_n = batch.last_n.get(case_id)
+            if last_n is None:
+                last_n = conn.execute(_LAST_EVIDENCE_N, {"case_id": case_id}).scalar() or 0
+            for n, img in enumerate(images, start=last_n + 1):
+                path = f"{case_id}/{n}-{img.kind}.jpg"
+                target = self._evidence_dir / path
                 _write_atomic(target, img.data)
                 written.append(target)
-        known[event.event_id] = case.id
+                batch.evidence.append(
+                    {
+                        "case_id": case_id,
+                        "observation_id": obs_id,
+                        "n": n,
+                        "kind": img.kind,
+                        "path": path,
+                        "content_type": JPEG_CONTENT_TYPE,
+                        "width": img.width,
+                        "height": img.height,
+                        "created_at": now,
+                    }
+                )
+            batch.last_n[case_id] = last_n + len(images)
+        else:
+            batch.observations.append(obs)
+        batch.known[event.event_id] = case_id
         result = IngestResult(
-            case_id=case.id,
+            case_id=case_id,
             created=created,
             merged=not created,
             duplicate=False,
@@ -326,16 +382,53 @@ class CaseService:
         )
         return result, queued
 
-    def _new_case(self, event: Event, category: Category, now: datetime, repeat_of: int | None) -> Case:
-        case = _new_case(event, category)
-        case.severity = category.severity
-        case.status_since = now
-        case.due_at = due_at(CaseStatus.DETECTED, now, category)
-        case.repeat_of = repeat_of
-        case.reopen_count = 0
-        if event.geo is not None:
-            case.district = self._district_of(event.geo.lat, event.geo.lon)
-        return case
+    def _has_hooks(self, event_type: str) -> bool:
+        return any(event_type in h.events for h in self._settings.push.webhooks)
+
+    @staticmethod
+    def _update_case(conn: Connection, row: Row[Any], values: dict[str, Any], now: datetime) -> None:
+        """Update the case `row` was read from, if it is still at `row.version`; else `StaleDataError`."""
+        params = values | {"case_id": row.id, "old_version": row.version, "updated_at": now}
+        if conn.execute(_update_case_stmt(tuple(sorted(values))), params).rowcount != 1:
+            raise StaleDataError(f"case {row.id} changed since version {row.version} was read")
+
+    @staticmethod
+    def _case_snapshot(conn: Connection, case_id: int) -> Case:
+        """A detached `Case` with the row's current values (for webhook payloads)."""
+        row = conn.execute(select(Case.__table__).where(Case.__table__.c.id == case_id)).one()
+        return Case(**row._mapping)
+
+    def _new_case_values(
+        self, event: Event, category: Category, now: datetime, repeat_of: int | None
+    ) -> dict[str, Any]:
+        x1, y1, x2, y2 = (float(v) for v in event.bbox)
+        lat = event.geo.lat if event.geo else None
+        lon = event.geo.lon if event.geo else None
+        return {
+            "category": event.category,
+            "status": CaseStatus.DETECTED.value,
+            "code": category.code,
+            "source_id": event.source_id,
+            "lat": lat,
+            "lon": lon,
+            "x1": x1,
+            "y1": y1,
+            "x2": x2,
+            "y2": y2,
+            "first_seen": event.start,
+            "last_seen": event.end,
+            "max_confidence": float(event.confidence),
+            "observation_count": 1,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+            "severity": category.severity,
+            "district": self._district_of(lat, lon) if lat is not None and lon is not None else None,
+            "repeat_of": repeat_of,
+            "reopen_count": 0,
+            "status_since": now,
+            "due_at": due_at(CaseStatus.DETECTED, now, category),
+        }
 
     def _district_of(self, lat: float, lon: float) -> str | None:
         for name, (min_lon, min_lat, max_lon, max_lat) in self._settings.lifecycle.districts.items():
@@ -343,74 +436,59 @@ class CaseService:
                 return name
         return None
 
-    def _reopen(self, session: Session, case: Case, category: Category, now: datetime, event: Event) -> None:
+    @staticmethod
+    def _reopen_values(row: Row[Any], category: Category, now: datetime) -> dict[str, Any]:
         """A closed case whose problem came back: registered again (its department kept), due for dispatch."""
-        session.add(
-            _audit(
-                case.id,
-                SYSTEM,
-                "reopen",
-                CaseStatus.CLOSED,
-                CaseStatus.REGISTERED,
-                now,
-                note=f"recurred: event {event.event_id} from {event.source_id}",
-                detail={"event_id": event.event_id},
-            )
-        )
-        case.status = CaseStatus.REGISTERED.value
-        case.status_since = now
-        case.due_at = due_at(CaseStatus.REGISTERED, now, category)
-        case.registered_at = now
-        case.dispatched_at = case.handled_at = case.verified_at = case.closed_at = None
-        case.verdict = None
-        case.reopen_count += 1
+        return {
+            "status": CaseStatus.REGISTERED.value,
+            "status_since": now,
+            "due_at": due_at(CaseStatus.REGISTERED, now, category),
+            "registered_at": now,
+            "dispatched_at": None,
+            "handled_at": None,
+            "verified_at": None,
+            "closed_at": None,
+            "verdict": None,
+            "reopen_count": row.reopen_count + 1,
+        }
 
-    def _find_match(self, session: Session, event: Event, category: Category) -> Case | None:
+    def _find_match(self, conn: Connection, event: Event, category: Category) -> Row[Any] | None:
         window = timedelta(hours=self._settings.cases.merge_window_h)
-        return self._best_match(
-            session,
-            event,
-            category,
-            [
-                Case.status.in_([s.value for s in OPEN_STATUSES]),
-                Case.last_seen >= event.start - window,
-                Case.first_seen <= event.end + window,
-            ],
-        )
+        bounds = {"since": event.start - window, "until": event.end + window}
+        return self._best_match(conn, "open", event, category, bounds)
 
-    def _find_recurrence(self, session: Session, event: Event, category: Category) -> Case | None:
+    def _find_recurrence(self, conn: Connection, event: Event, category: Category) -> Row[Any] | None:
         """A case closed within `lifecycle.recurrence_window_h` before the event, at the same place."""
         if self._settings.lifecycle.recurrence == "off":
             return None
         window = timedelta(hours=self._settings.lifecycle.recurrence_window_h)
-        return self._best_match(
-            session,
-            event,
-            category,
-            [Case.status == CaseStatus.CLOSED.value, Case.closed_at >= event.start - window],
-        )
+        return self._best_match(conn, "closed", event, category, {"since": event.start - window})
 
     def _best_match(
-        self, session: Session, event: Event, category: Category, where: list[ColumnElement[bool]]
-    ) -> Case | None:
-        same_source = Case.source_id == event.source_id
-        where = [Case.category == event.category, *where]
-        if event.geo is None:
-            where.append(same_source)
-        else:
+        self,
+        conn: Connection,
+        kind: Literal["open", "closed"],
+        event: Event,
+        category: Category,
+        params: dict[str, Any],
+    ) -> Row[Any] | None:
+        params = params | {"category": event.category, "source_id": event.source_id}
+        geo: Literal["none", "lat", "latlon"] = "none"
+        if event.geo is not None:
             dlat, dlon = degrees_box(event.geo.lat, event.geo.lon, category.merge_radius_m)
-            near = [Case.lat.between(event.geo.lat - dlat, event.geo.lat + dlat)]
+            params |= {"lat0": event.geo.lat - dlat, "lat1": event.geo.lat + dlat}
+            geo = "lat"
             if dlon is not None:
-                near.append(Case.lon.between(event.geo.lon - dlon, event.geo.lon + dlon))
-            where.append(or_(and_(*near), and_(or_(Case.lat.is_(None), Case.lon.is_(None)), same_source)))
-        best: tuple[tuple[int, float, float], Case] | None = None
-        for case in session.scalars(select(Case).where(*where)):
-            key = self._match_key(case, event, category)
+                params |= {"lon0": event.geo.lon - dlon, "lon1": event.geo.lon + dlon}
+                geo = "latlon"
+        best: tuple[tuple[int, float, float], Row[Any]] | None = None
+        for row in conn.execute(_match_stmt(kind, geo), params):
+            key = self._match_key(row, event, category)
             if key is not None and (best is None or key < best[0]):
-                best = (key, case)
+                best = (key, row)
         return best[1] if best else None
 
-    def _match_key(self, case: Case, event: Event, category: Category) -> tuple[int, float, float] | None:
+    def _match_key(self, case: Row[Any], event: Event, category: Category) -> tuple[int, float, float] | None:
         """Sort key of a matching case (smaller is better), None when it does not match."""
         recency = -case.last_seen.timestamp()
         if event.geo is not None and case.lat is not None and case.lon is not None:
@@ -418,28 +496,8 @@ class CaseService:
             return (0, d, recency) if d <= category.merge_radius_m else None
         if case.source_id != event.source_id:
             return None
-        iou = box_iou(case.bbox, event.bbox)
+        iou = box_iou((case.x1, case.y1, case.x2, case.y2), event.bbox)
         return (1, -iou, recency) if iou >= self._settings.cases.overlap_iou else None
-
-    def _add_evidence_rows(
-        self, session: Session, case_id: int, observation_id: int, images: Sequence[_Encoded]
-    ) -> list[Evidence]:
-        last_n = session.scalar(select(func.max(Evidence.n)).where(Evidence.case_id == case_id)) or 0
-        rows = [
-            Evidence(
-                case_id=case_id,
-                observation_id=observation_id,
-                n=n,
-                kind=img.kind,
-                path=f"{case_id}/{n}-{img.kind}.jpg",
-                content_type=JPEG_CONTENT_TYPE,
-                width=img.width,
-                height=img.height,
-            )
-            for n, img in enumerate(images, start=last_n + 1)
-        ]
-        session.add_all(rows)
-        return rows
 
     def _case_of_event(self, event_id: str) -> int | None:
         with self._sessions() as session:
@@ -879,17 +937,31 @@ def _audit(
     note: str = "",
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    return AuditEntry(
-        case_id=case_id,
-        at=now,
-        actor=actor.name,
-        role=actor.role.value,
-        action=action,
-        from_status=before.value if before else None,
-        to_status=after.value if after else None,
-        note=note,
-        detail={k: v for k, v in (detail or {}).items() if v is not None},
-    )
+    return AuditEntry(**_audit_values(case_id, actor, action, before, after, now, note=note, detail=detail))
+
+
+def _audit_values(
+    case_id: int,
+    actor: Actor,
+    action: str,
+    before: CaseStatus | None,
+    after: CaseStatus | None,
+    now: datetime,
+    *,
+    note: str = "",
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "at": now,
+        "actor": actor.name,
+        "role": actor.role.value,
+        "action": action,
+        "from_status": before.value if before else None,
+        "to_status": after.value if after else None,
+        "note": note,
+        "detail": {k: v for k, v in (detail or {}).items() if v is not None},
+    }
 
 
 def _absorb(target: Case, source: Case) -> None:
@@ -934,56 +1006,108 @@ def _write_atomic(target: Path, data: bytes) -> None:
         raise EvidenceWriteError(f"cannot write evidence file {target}: {exc.strerror or exc}") from exc
 
 
-def _new_case(event: Event, category: Category) -> Case:
-    x1, y1, x2, y2 = (float(v) for v in event.bbox)
-    return Case(
-        category=event.category,
-        status=CaseStatus.DETECTED.value,
-        code=category.code,
-        source_id=event.source_id,
-        lat=event.geo.lat if event.geo else None,
-        lon=event.geo.lon if event.geo else None,
-        x1=x1,
-        y1=y1,
-        x2=x2,
-        y2=y2,
-        first_seen=event.start,
-        last_seen=event.end,
-        max_confidence=float(event.confidence),
-        observation_count=1,
-    )
-
-
-def _merge_into(case: Case, event: Event) -> None:
+def _merged_values(case: Row[Any], event: Event) -> dict[str, Any]:
+    """The case columns after merging `event` into the case `case` was read from."""
+    values: dict[str, Any] = {
+        "source_id": case.source_id,
+        "x1": case.x1,
+        "y1": case.y1,
+        "x2": case.x2,
+        "y2": case.y2,
+        "last_seen": case.last_seen,
+        "lat": case.lat,
+        "lon": case.lon,
+    }
     if event.end >= case.last_seen:  # the newest sighting sets where the case was last seen
-        case.source_id = event.source_id
-        case.x1, case.y1, case.x2, case.y2 = (float(v) for v in event.bbox)
-        case.last_seen = event.end
-    case.first_seen = min(case.first_seen, event.start)
+        x1, y1, x2, y2 = (float(v) for v in event.bbox)
+        values |= {"source_id": event.source_id, "x1": x1, "y1": y1, "x2": x2, "y2": y2, "last_seen": event.end}
     if (case.lat is None or case.lon is None) and event.geo is not None:
-        case.lat, case.lon = event.geo.lat, event.geo.lon
-    case.max_confidence = max(case.max_confidence, float(event.confidence))
-    case.observation_count += 1
+        values |= {"lat": event.geo.lat, "lon": event.geo.lon}
+    values["first_seen"] = min(case.first_seen, event.start)
+    values["max_confidence"] = max(case.max_confidence, float(event.confidence))
+    values["observation_count"] = case.observation_count + 1
+    return values
 
 
-def _observation(case_id: int, event: Event) -> Observation:
+def _observation_values(case_id: int, event: Event) -> dict[str, Any]:
     x1, y1, x2, y2 = (float(v) for v in event.bbox)
-    return Observation(
-        case_id=case_id,
-        event_id=event.event_id,
-        source_id=event.source_id,
-        class_name=event.class_name,
-        start=event.start,
-        end=event.end,
-        confidence=float(event.confidence),
-        mean_confidence=float(event.mean_confidence),
-        frames_seen=int(event.frames_seen),
-        x1=x1,
-        y1=y1,
-        x2=x2,
-        y2=y2,
-        lat=event.geo.lat if event.geo else None,
-        lon=event.geo.lon if event.geo else None,
-        model_version=event.model_version,
-        uri=event.uri,
-    )
+    return {
+        "case_id": case_id,
+        "event_id": event.event_id,
+        "source_id": event.source_id,
+        "class_name": event.class_name,
+        "start": event.start,
+        "end": event.end,
+        "confidence": float(event.confidence),
+        "mean_confidence": float(event.mean_confidence),
+        "frames_seen": int(event.frames_seen),
+        "x1": x1,
+        "y1": y1,
+        "x2": x2,
+        "y2": y2,
+        "lat": event.geo.lat if event.geo else None,
+        "lon": event.geo.lon if event.geo else None,
+        "model_version": event.model_version,
+        "uri": event.uri,
+        "created_at": datetime.now(UTC),
+    }
+
+
+@dataclass
+class _Batch:
+    """What one ingest transaction has seen and still has to insert."""
+
+    known: dict[str, int] = field(default_factory=dict)  # event id -> case id (stored before or in this batch)
+    last_n: dict[int, int] = field(default_factory=dict)  # case id -> highest evidence number so far
+    observations: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---- the ingest path's Core statements (built once; SQLAlchemy caches their compiled form) -------------------
+_CASES = cast(Table, Case.__table__)
+_OBSERVATIONS = cast(Table, Observation.__table__)
+_EVIDENCE = cast(Table, Evidence.__table__)
+_AUDIT = cast(Table, AuditEntry.__table__)
+_C = _CASES.c
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_KNOWN_EVENTS = select(_OBSERVATIONS.c.event_id, _OBSERVATIONS.c.case_id).where(
+    _OBSERVATIONS.c.event_id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_CASE = insert(_CASES).returning(_C.id)
+_INSERT_OBSERVATION = insert(_OBSERVATIONS).returning(_OBSERVATIONS.c.id)
+_LAST_EVIDENCE_N = select(func.max(_EVIDENCE.c.n)).where(_EVIDENCE.c.case_id == bindparam("case_id"))
+_MATCH_COLUMNS = (
+    _C.id, _C.version, _C.source_id, _C.lat, _C.lon, _C.x1, _C.y1, _C.x2, _C.y2,
+    _C.first_seen, _C.last_seen, _C.max_confidence, _C.observation_count, _C.reopen_count,
+)  # fmt: skip
+
+
+@functools.cache
+def _match_stmt(kind: Literal["open", "closed"], geo: Literal["none", "lat", "latlon"]) -> Select[Any]:
+    """Candidate cases of one category near an event: open ones in the merge window, or recently closed ones."""
+    if kind == "open":
+        when = [
+            _C.status.in_([s.value for s in OPEN_STATUSES]),
+            _C.last_seen >= bindparam("since"),
+            _C.first_seen <= bindparam("until"),
+        ]
+    else:
+        when = [_C.status == CaseStatus.CLOSED.value, _C.closed_at >= bindparam("since")]
+    same_source = _C.source_id == bindparam("source_id")
+    if geo == "none":
+        place = same_source
+    else:
+        near = [_C.lat.between(bindparam("lat0"), bindparam("lat1"))]
+        if geo == "latlon":
+            near.append(_C.lon.between(bindparam("lon0"), bindparam("lon1")))
+        place = or_(and_(*near), and_(or_(_C.lat.is_(None), _C.lon.is_(None)), same_source))
+    return select(*_MATCH_COLUMNS).where(_C.category == bindparam("category"), *when, place)
+
+
+@functools.cache
+def _update_case_stmt(columns: tuple[str, ...]) -> Update:
+    """UPDATE cases SET <columns>, version + 1 WHERE id and version are still the ones read."""
+    values: dict[str, Any] = {name: bindparam(name, type_=_C[name].type) for name in columns}
+    values |= {"version": _C.version + 1, "updated_at": bindparam("updated_at", type_=_C.updated_at.type)}
+    return update(_CASES).where(_C.id == bindparam("case_id"), _C.version == bindparam("old_version")).values(values)
