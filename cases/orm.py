@@ -110,6 +110,8 @@ class Case(Base):
     evidence: Mapped[list[Evidence]] = relationship(back_populates="case", order_by="Evidence.n", lazy="raise_on_sql")
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version}
+    # sort=priority reads (severity, due_at) streams in index order (migration 0003)
+    __table_args__ = (Index("ix_cases_severity_due_at_id", "severity", "due_at", "id"),)
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:

@@ -44,6 +44,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy import case as sql_case
@@ -85,6 +86,7 @@ JPEG_CONTENT_TYPE = "image/jpeg"
 DEFAULT_PAGE_SIZE = 50
 INGEST_ATTEMPTS = 3  # retries after a lost race (unique event_id, optimistic-lock conflict)
 SORTS = ("last_seen", "priority", "due")
+SEVERITIES = (1, 2, 3, 4, 5)  # models.taxonomy.Category.severity
 Sort = Literal["last_seen", "priority", "due"]
 BBoxFilter = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 
@@ -829,9 +831,12 @@ class CaseService:
             order = [no_due_last, Case.due_at.asc(), Case.id.desc()]
         else:
             order = [Case.last_seen.desc(), Case.id.desc()]
+        page = select(Case).where(*page_where)
+        if sort == "priority":
+            page = page.where(Case.id.in_(_priority_candidates(page_where, order, now, limit + offset)))
         with self._sessions() as session:
             total = session.scalar(select(func.count()).select_from(Case).where(*where)) or 0
-            items = session.scalars(select(Case).where(*page_where).order_by(*order).limit(limit).offset(offset)).all()
+            items = session.scalars(page.order_by(*order).limit(limit).offset(offset)).all()
         next_cursor = None
         if sort == "last_seen" and len(items) == limit:
             next_cursor = _encode_cursor(items[-1].last_seen, items[-1].id)
@@ -909,6 +914,30 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         return value, int(case_id)
     except (ValueError, UnicodeDecodeError):
         raise InvalidFilter("cursor", cursor, "not a cursor returned by this API") from None
+
+
+def _priority_candidates(
+    where: Sequence[ColumnElement[bool]], order: Sequence[Any], now: datetime, k: int
+) -> Select[Any]:
+    """The ids of the first `k` cases by priority, and perhaps a few more: a superset of the page.
+
+    priority = severity × (2 if overdue else 1) changes with `now`, so no index holds it. But inside one
+    severity the cases split into three streams that an index on (severity, due_at, id) gives in order:
+    overdue (due_at < now), not yet due, no deadline; the first `k` of each stream, for every severity, hold
+    the first `k` of the whole order. Severities outside 1..5 (the taxonomy's range) are sorted by `order`.
+    """
+    streams = []
+    for s in SEVERITIES:
+        here = [*where, Case.severity == s]
+        streams += [
+            select(Case.id).where(*here, Case.due_at < now).order_by(Case.due_at, Case.id.desc()).limit(k),
+            select(Case.id).where(*here, Case.due_at >= now).order_by(Case.due_at, Case.id.desc()).limit(k),
+            select(Case.id).where(*here, Case.due_at.is_(None)).order_by(Case.id.desc()).limit(k),
+        ]
+    for outside in (Case.severity < SEVERITIES[0], Case.severity > SEVERITIES[-1]):  # index ranges, not a scan
+        streams.append(select(Case.id).where(*where, outside).order_by(*order).limit(k))
+    subqueries = [stream.subquery() for stream in streams]
+    return union_all(*(select(sq.c.id) for sq in subqueries)).subquery().select()
 
 
 def _lock_key(category: str) -> int:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -441,3 +442,33 @@ def test_migrating_an_0001_database_backfills_severity_and_deadlines(tmp_path: P
         assert case.due_at == T0 + timedelta(hours=1 + 24)  # billboard: handle within 24 h
     finally:
         engine.dispose()
+
+
+def test_sort_by_priority_pages_match_a_full_sort(engine: Engine, service: CaseService, clock: Clock) -> None:
+    """The index-backed priority query (per-severity streams) gives the same pages as sorting everything."""
+    rng = random.Random(4)
+    now = clock()
+    rows = []
+    for _ in range(300):
+        due = rng.choice([None, now - timedelta(hours=rng.randrange(1, 5)), now + timedelta(hours=rng.randrange(5))])
+        rows.append(
+            {
+                "category": "garbage", "status": "detected", "code": "g", "source_id": "cam", "lat": 31.0,
+                "lon": 121.0, "x1": 0.0, "y1": 0.0, "x2": 1.0, "y2": 1.0, "first_seen": now, "last_seen": now,
+                "max_confidence": 0.5, "observation_count": 1, "version": 1, "reopen_count": 0,
+                "severity": rng.choice([1, 2, 3, 4, 5, 7]), "due_at": due, "district": rng.choice(["a", "b"]),
+            }
+        )  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Case), rows)
+    every = service.list_cases(limit=500).items
+
+    def key(c: Case) -> tuple[int, int, datetime, int]:
+        overdue = c.due_at is not None and c.due_at < now
+        return (-c.severity * (2 if overdue else 1), c.due_at is None, c.due_at or now, -c.id)
+
+    for district in (None, "a"):
+        expected = [c.id for c in sorted(every, key=key) if district is None or c.district == district]
+        for offset, limit in ((0, 50), (40, 7), (280, 50)):
+            page = service.list_cases(sort="priority", district=district, limit=limit, offset=offset)
+            assert [c.id for c in page.items] == expected[offset : offset + limit]
