@@ -87,7 +87,8 @@ class EvidencePublic(_FromRow):
     width: int
     height: int
     created_at: datetime
-    url: str = Field(description="where to GET the image")
+    url: str | None = Field(description="where to GET the image; null once the retention policy deleted it")
+    pruned_at: datetime | None = Field(default=None, description="when the retention policy deleted the image")
 
 
 class AuditPublic(_FromRow):

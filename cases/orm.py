@@ -170,6 +170,7 @@ class Evidence(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    pruned_at: Mapped[datetime | None]  # the file was deleted by the retention policy (cases.retention)
 
     case: Mapped[Case] = relationship(back_populates="evidence", lazy="raise_on_sql")
 

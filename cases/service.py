@@ -849,7 +849,7 @@ class CaseService:
         with self._sessions() as session:
             rows = session.execute(
                 select(Evidence.case_id, Evidence.n, Evidence.kind)
-                .where(Evidence.case_id.in_(list(case_ids)))
+                .where(Evidence.case_id.in_(list(case_ids)), Evidence.pruned_at.is_(None))
                 .order_by(Evidence.case_id, Evidence.n)
             ).all()
         out: dict[int, int] = {}
@@ -876,7 +876,9 @@ class CaseService:
     def get_evidence(self, case_id: int, n: int) -> EvidenceFile:
         """Evidence image `n` (from 1) of a case; raises `CaseNotFound` or `EvidenceNotFound`."""
         with self._sessions() as session:
-            row = session.scalar(select(Evidence).where(Evidence.case_id == case_id, Evidence.n == n))
+            row = session.scalar(
+                select(Evidence).where(Evidence.case_id == case_id, Evidence.n == n, Evidence.pruned_at.is_(None))
+            )
             if row is None:
                 if session.get(Case, case_id) is None:
                     raise CaseNotFound(case_id)

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cases.scoring.cli import add_parser as add_scoring_parser
 
     add_scoring_parser(sub)
+    from cases.retention_cli import add_parser as add_cases_parser
+
+    add_cases_parser(sub)
     return p
 
 

@@ -57,6 +57,12 @@ class CaseSettings(_Strict):
     overlap_iou: float = Field(
         default=0.2, gt=0, lt=1, description="without geo: boxes overlapping this much in one source merge"
     )
+    evidence_retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="`cityeye cases prune-evidence` deletes the evidence images of cases closed or dismissed "
+        "longer ago than this; null keeps them forever. Open cases are never pruned",
+    )
 
 
 class ApiSettings(_Strict):

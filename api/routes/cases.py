@@ -201,7 +201,8 @@ def _detail(
                     "width": e.width,
                     "height": e.height,
                     "created_at": e.created_at,
-                    "url": str(request.url_for("get_case_evidence", case_id=case_id, n=e.n)),
+                    "url": None if e.pruned_at else str(request.url_for("get_case_evidence", case_id=case_id, n=e.n)),
+                    "pruned_at": e.pruned_at,
                 }
             )
             for e in record.evidence
