@@ -77,3 +77,12 @@ def tiny_model(session_data_dir: Path) -> Path:
     best = root / "runs" / "tiny" / "weights" / "best.pt"
     assert best.is_file()
     return best
+
+
+@pytest.fixture(scope="session")
+def redis_url(session_data_dir: Path):  # type: ignore[no-untyped-def]
+    """A real redis-server on loopback for the whole session (tests use their own key prefixes / db)."""
+    from tests.servers import redis_server
+
+    with redis_server(session_data_dir / "redis") as server:
+        yield server.url

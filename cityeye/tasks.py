@@ -1,0 +1,149 @@
+"""Background jobs: one Celery app for every task (webhooks, surveys, scoring refit, retraining).
+
+Tasks live next to the code they drive (`cases/tasks.py`, …) as `@shared_task`s and are listed in
+`TASK_MODULES`, so the worker imports them. Two modes, the same task code:
+
+* **scale-out** (`redis_url` set): `submit()` sends the task to Redis; `cityeye worker` processes run it, with
+  `acks_late` (a task whose worker dies mid-run is delivered again) and `beat_schedule` for periodic jobs
+  (`cityeye worker --beat` runs the scheduler in one of the workers).
+* **embedded** (no `redis_url`): `submit()` runs the task in a small thread pool of the calling process, so an
+  upload request returns at once and the job's progress can be polled, exactly as with a worker.
+
+Tasks read their settings from `current_settings()`: the ones `cityeye worker` / the API was started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from celery import Celery
+
+from cityeye.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+# Modules whose @shared_task functions the worker registers. Add yours here.
+TASK_MODULES: list[str] = ["cityeye.tasks"]
+
+# Periodic jobs: name -> (task name, every N seconds, settings -> enabled?). Filled by the task modules' owners.
+PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {}
+
+_settings: Settings | None = None
+_settings_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_app: Celery | None = None
+
+
+def set_settings(settings: Settings | None) -> None:
+    """The settings every task of this process uses (the API and `cityeye worker` call this at start).
+
+    `None` forgets them (and the app made from them): the next use reads env / $CITYEYE_CONFIG again.
+    """
+    global _settings, _app
+    with _settings_lock:
+        _settings = settings
+        _app = None
+
+
+def current_settings() -> Settings:
+    """The process's settings; a bare `celery -A cityeye.tasks worker` reads them from env / $CITYEYE_CONFIG."""
+    global _settings
+    with _settings_lock:
+        if _settings is None:
+            _settings = load_settings(os.environ.get("CITYEYE_CONFIG"))
+        return _settings
+
+
+def make_celery(settings: Settings) -> Celery:
+    """The Celery app for `settings`: Redis broker and result backend, at-least-once delivery."""
+    app = Celery("cityeye", set_as_current=True)
+    url = settings.redis_url or "memory://"
+    app.conf.update(
+        broker_url=url,
+        result_backend=settings.redis_url or "cache+memory://",
+        imports=tuple(TASK_MODULES),
+        task_acks_late=True,  # a task is acknowledged after it ran: a killed worker's task is redelivered
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        accept_content=["json"],
+        result_expires=24 * 3600,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+        beat_schedule={
+            name: {"task": task, "schedule": every}
+            for name, (task, every_of) in PERIODIC.items()
+            if (every := every_of(settings))
+        },
+    )
+    return app
+
+
+def get_app() -> Celery:
+    """The process's Celery app (made from `current_settings()` on first use)."""
+    global _app
+    if _app is None:
+        _app = make_celery(current_settings())
+    return _app
+
+
+def submit(task: Any, *args: Any, **kwargs: Any) -> Future[Any] | Any:
+    """Run `task` in the background: on a worker via Redis (scale-out) or in this process's thread pool.
+
+    Returns a Celery `AsyncResult` or a `concurrent.futures.Future`; callers that need progress keep it in
+    the database instead (both modes see the same rows).
+    """
+    global _pool
+    settings = current_settings()
+    if settings.redis_url:
+        get_app()
+        return task.apply_async(args=args, kwargs=kwargs)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cityeye-task")
+    return _pool.submit(task, *args, **kwargs)
+
+
+def shutdown_embedded(wait: bool = True) -> None:
+    """Stop the embedded thread pool (the API calls this at shutdown)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=wait)
+        _pool = None
+
+
+def run_worker(settings: Settings, concurrency: int = 1, beat: bool = False, queues: str | None = None) -> int:
+    """`cityeye worker`: a Celery worker (and optionally the beat scheduler) on `settings.redis_url`."""
+    if not settings.redis_url:
+        raise ValueError("cityeye worker needs redis_url (embedded mode runs tasks inside `cityeye serve`)")
+    set_settings(settings)
+    app = get_app()
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"]
+    if beat:
+        argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
+    if queues:
+        argv.append(f"--queues={queues}")
+    app.worker_main(argv)
+    return 0
+
+
+from celery import shared_task  # noqa: E402  (after the app helpers, so this module is its own task module)
+
+
+@shared_task(name="cityeye.ping")
+def ping(value: str = "pong") -> str:
+    """A no-op task: shows that a worker is up and sees the same settings (returns `value@data_dir`)."""
+    return f"{value}@{current_settings().data_dir.resolve()}"
+
+
+# A bare `celery -A cityeye.tasks worker` finds the app here.
+def __getattr__(name: str) -> Any:
+    if name in {"app", "celery"}:
+        return get_app()
+    raise AttributeError(name)
