@@ -13,6 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 import cityeye
+from api.middleware import OpsMiddleware
 from api.routes import cases, health, open311
 from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(OpsMiddleware, settings=settings.ops)
     app.include_router(health.router)
     app.include_router(cases.router)
     app.include_router(open311.router)

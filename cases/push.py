@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cases.db import SQLITE_BEGIN_OPTION
 from cases.errors import InvalidAction
 from cases.orm import WebhookDelivery
+from cityeye import metrics
 from cityeye.config import PushSettings
 
 log = logging.getLogger(__name__)
@@ -174,8 +175,11 @@ class WebhookDeliverer:
             values.update(state="delivered", delivered_at=now)
         elif secret is None or attempts >= self._settings.max_attempts:
             values.update(state="dead")
+            metrics.WEBHOOK_FAILURES.inc()
+            metrics.WEBHOOK_DEAD.inc()
             log.warning("webhook delivery %s to %s is dead after %d attempts: %s", row.id, row.url, attempts, error)
         else:
+            metrics.WEBHOOK_FAILURES.inc()
             delay = min(self._settings.backoff_s * 2 ** (attempts - 1), self._settings.backoff_max_s)
             values.update(next_attempt_at=now + timedelta(seconds=delay))
         with self._sessions() as session, session.begin():

@@ -117,6 +117,35 @@ class PushSettings(_Strict):
     poll_s: float = Field(default=1.0, gt=0, le=60, description="how often the in-process deliverer looks")
 
 
+class OpsSettings(_Strict):
+    """Operations: logs, metrics, readiness, request limits (see README "Operations")."""
+
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line with request_id / camera_id / case_id fields"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+    metrics: bool = Field(default=True, description="serve Prometheus metrics at GET /metrics")
+    ready_model: bool = Field(
+        default=True, description="GET /ready also checks that detector.model resolves to a weights file"
+    )
+    max_body_kb: int = Field(
+        default=1024, ge=1, le=1_048_576, description="largest request body in KiB (JSON and forms); larger → 413"
+    )
+    max_upload_mb: int = Field(
+        default=4096,
+        ge=1,
+        le=1_048_576,
+        description="largest upload body in MiB (multipart, octet-stream, zip, image, video); larger → 413",
+    )
+    auth_failures_per_min: int = Field(
+        default=20, ge=1, le=100_000, description="a client IP with this many 401s within a minute gets 429"
+    )
+    uploads_per_min: int = Field(default=60, ge=1, le=100_000, description="uploads per client IP per minute")
+    outbound_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="connect/read timeout of outbound calls (Redis, Postgres connect)"
+    )
+
+
 class Settings(BaseSettings):
     """cityeye configuration. Precedence: init args > env vars > YAML file > defaults."""
 
@@ -135,6 +164,7 @@ class Settings(BaseSettings):
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
 
     @classmethod
     def settings_customise_sources(

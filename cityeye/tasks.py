@@ -122,9 +122,18 @@ def run_worker(settings: Settings, concurrency: int = 1, beat: bool = False, que
     """`cityeye worker`: a Celery worker (and optionally the beat scheduler) on `settings.redis_url`."""
     if not settings.redis_url:
         raise ValueError("cityeye worker needs redis_url (embedded mode runs tasks inside `cityeye serve`)")
+    from cityeye.logs import configure_logging
+
     set_settings(settings)
+    configure_logging(settings.ops.log_format, settings.ops.log_level)
     app = get_app()
-    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker",
+        f"--loglevel={settings.ops.log_level}",
+        f"--concurrency={concurrency}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if beat:
         argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     if queues:
@@ -147,3 +156,28 @@ def __getattr__(name: str) -> Any:
     if name in {"app", "celery"}:
         return get_app()
     raise AttributeError(name)
+
+
+# ---- every task: its id in the log lines it writes, and a count by outcome ---------------------------------
+from celery.signals import task_postrun, task_prerun  # noqa: E402
+
+_log_tokens: dict[str, Any] = {}
+
+
+@task_prerun.connect
+def _task_started(task_id: str | None = None, **_kwargs: Any) -> None:
+    from cityeye.logs import push_context
+
+    if task_id:
+        _log_tokens[task_id] = push_context(task_id=task_id)
+
+
+@task_postrun.connect
+def _task_finished(task_id: str | None = None, task: Any = None, state: str | None = None, **_kwargs: Any) -> None:
+    from cityeye import metrics
+    from cityeye.logs import pop_context
+
+    metrics.TASKS.labels(task=getattr(task, "name", "?"), outcome=(state or "unknown").lower()).inc()
+    token = _log_tokens.pop(task_id, None) if task_id else None
+    if token is not None:
+        pop_context(token)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cityeye import metrics
 from cityeye.config import DetectorSettings
 from inference.detections import Detections
 from inference.frame import Frame
@@ -103,6 +104,7 @@ class Detector:
             model = YOLO(str(path), task="detect")
         except Exception as exc:
             raise DetectorError(f"{path}: cannot load model ({exc})") from exc
+        metrics.model_loaded(version or path.stem, backend)
         return cls(model, LoadedModel(path, backend, version or path.stem), cfg, imgsz)
 
     @classmethod
@@ -134,7 +136,8 @@ class Detector:
         step = self.cfg.batch
         for i in range(0, len(frames), step):
             chunk = [f.image for f in frames[i : i + step]]
-            with self._lock:
+            backend = self.loaded.backend
+            with self._lock, metrics.DETECTOR_LATENCY.labels(backend=backend).time():
                 results = self._model.predict(
                     chunk,
                     imgsz=self.imgsz,
@@ -145,5 +148,6 @@ class Detector:
                     verbose=False,
                     batch=len(chunk),
                 )
+            metrics.DETECTOR_FRAMES.labels(backend=backend).inc(len(chunk))
             out.extend(Detections.from_ultralytics(r) for r in results)
         return out

@@ -102,8 +102,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host = getattr(args, "host", None) or settings.api.host
     port = getattr(args, "port", None) or settings.api.port
+    from cityeye.logs import configure_logging
+
     print(f"API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    configure_logging(settings.ops.log_format, settings.ops.log_level)
+    # uvicorn's own loggers propagate to that one handler; the ops middleware writes the access log
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.ops.log_level.lower(),
+        log_config=None,
+        access_log=False,
+    )
     return 0
 
 

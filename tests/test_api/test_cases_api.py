@@ -149,7 +149,7 @@ def test_the_app_migrates_a_fresh_database_on_startup(client: TestClient, servic
     assert client.get("/cases", params={"limit": 1}).json()["total"] == 0
 
 
-def test_health_is_503_when_the_database_is_unreachable(
+def test_ready_is_503_when_the_database_is_unreachable(
     client: TestClient, service: CaseService, settings: Settings, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "not-a-folder"
@@ -158,8 +158,12 @@ def test_health_is_503_when_the_database_is_unreachable(
     try:
         client.app.state.case_service = CaseService(session_factory(engine), settings, load_taxonomy())  # type: ignore[attr-defined]
         r = client.get("/health")
+        ready = client.get("/ready")
     finally:
         client.app.state.case_service = service  # type: ignore[attr-defined]
         engine.dispose()
-    assert r.status_code == 503
+    # liveness stays 200 (restarting the API would not bring the database back); readiness says why not
+    assert r.status_code == 200
     assert r.json() == {"status": "degraded", "version": cityeye.__version__, "database": "unavailable"}
+    assert ready.status_code == 503
+    assert ready.json()["reasons"] == ["database: database unreachable"]
