@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 import cityeye
 from api.middleware import OpsMiddleware
-from api.routes import cases, health, open311
+from api.routes import cases, console, health, me, models, open311, taxonomy
 from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
 from cases.errors import (
@@ -72,6 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(cases.router)
     app.include_router(open311.router)
+    app.include_router(me.router)
+    app.include_router(taxonomy.router)
+    app.include_router(models.router)
+    if settings.console.enabled:
+        app.state.districts = console.load_districts(settings)  # a bad districts file fails here, at start
+        app.include_router(console.router)
+        app.mount("/console", StaticFiles(directory=console.CONSOLE_DIR, html=True), name="console")
     _add_exception_handlers(app)
     return app
 

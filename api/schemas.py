@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cases.lifecycle import Verdict
+from cases.lifecycle import Action, Role, Verdict
 from cases.status import CaseStatus
 
 BBox = tuple[float, float, float, float]
@@ -152,3 +152,14 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     version: str
     database: Literal["ok", "unavailable"]
+
+
+class MePublic(BaseModel):
+    name: str | None = Field(description="the API key's name; null without a key (reads open)")
+    role: Role | None
+    districts: list[str] = Field(description="districts the key is bound to; empty = all")
+    actions: list[Action] = Field(description="case actions the role may take")
+    action_from: dict[Action, list[CaseStatus]] = Field(
+        description="for each of those actions, the statuses a case must be in (the lifecycle's transitions)"
+    )
+    model_actions: list[Literal["promote", "rollback"]] = Field(description="model registry actions the role may take")

@@ -146,6 +146,25 @@ class OpsSettings(_Strict):
     )
 
 
+class ConsoleSettings(_Strict):
+    enabled: bool = Field(default=True, description="serve the web console at /console")
+    tile_url: str | None = Field(
+        default=None,
+        description="base-map tile URL template with {z}/{x}/{y} (e.g. a city's own tile server); null: the map "
+        "draws a plain coordinate grid with the district outlines, which works offline",
+    )
+    tile_attribution: str = Field(default="", max_length=500, description="credit line shown with the tiles")
+    tile_max_zoom: int = Field(default=19, ge=1, le=24, description="highest zoom level the tile server has")
+    districts_geojson: Path | None = Field(
+        default=None,
+        description="GeoJSON FeatureCollection of district outlines (Polygon/MultiPolygon; `properties.name`); "
+        "null: the rectangles of lifecycle.districts",
+    )
+    center: tuple[float, float] | None = Field(
+        default=None, description="[lat, lon] the map opens on when there are no cases to fit"
+    )
+
+
 class Settings(BaseSettings):
     """cityeye configuration. Precedence: init args > env vars > YAML file > defaults."""
 
@@ -165,6 +184,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @classmethod
     def settings_customise_sources(

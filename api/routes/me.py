@@ -1,0 +1,34 @@
+"""`GET /me`: who the API key is and what it may do, so a client (the console) shows only what the role allows.
+
+The permissions come from the same tables the case service enforces (`cases.lifecycle.PERMISSIONS`,
+`api.routes.models.PROMOTE_ROLES`); the server still checks every action.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.auth import ReaderDep
+from api.routes.models import PROMOTE_ROLES
+from api.schemas import MePublic
+from cases.lifecycle import PERMISSIONS, TRANSITIONS, Action
+from cases.status import CaseStatus
+
+router = APIRouter(tags=["auth"])
+
+
+@router.get("/me", response_model=MePublic)
+def me(reader: ReaderDep) -> MePublic:
+    """The caller's key name, role, districts and allowed actions; without a key (where reads are open) no role
+    and no actions. 401 for a wrong key, or no key where reads need one."""
+    if reader is None:
+        return MePublic(name=None, role=None, districts=[], actions=[], action_from={}, model_actions=[])
+    actions = [a for a in Action if reader.role in PERMISSIONS[a]]
+    return MePublic(
+        name=reader.name,
+        role=reader.role,
+        districts=list(reader.districts),
+        actions=actions,
+        action_from={a: [s for s in CaseStatus if s in TRANSITIONS[a][0]] for a in actions},
+        model_actions=["promote", "rollback"] if reader.role in PROMOTE_ROLES else [],
+    )
