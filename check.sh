@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the test-suite uses (servers are started by the tests themselves, on loopback only)
-APT_PACKAGES=(ffmpeg postgresql redis-server)
+# chromium + chromium-driver: the console's browser tests; fonts-wqy-microhei: Chinese labels in their screenshots
+APT_PACKAGES=(ffmpeg postgresql redis-server chromium chromium-driver fonts-wqy-microhei)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done

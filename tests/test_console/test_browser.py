@@ -1,0 +1,197 @@
+"""End to end in a real headless Chromium against a real `cityeye serve`: log in, the cases on the map and in
+the queue, open a case, dispatch it, see the status change; bulk actions; roles; languages; no outside requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Server
+
+pytest.importorskip("selenium")
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+Driver = Any
+
+
+def wait(driver: Driver, condition: Any, timeout: float = 15) -> Any:
+    # the pages re-render after each answer: an element read a moment ago may be gone, so look again
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, ignored_exceptions=ignored).until(condition)
+
+
+def css(driver: Driver, selector: str) -> Any:
+    return wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, selector)))
+
+
+def visible(driver: Driver, selector: str) -> Any:
+    return wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, selector)))
+
+
+def login(driver: Driver, server: Server, role: str) -> None:
+    driver.get(f"{server.url}/console/#/map")
+    driver.execute_script("sessionStorage.clear(); localStorage.setItem('cityeye.lang', 'en');")
+    driver.refresh()  # a fresh page without a key: the login form
+    key = visible(driver, "#login-key")
+    key.send_keys(server.city.keys[role])
+    driver.find_element(By.ID, "login-submit").click()
+    wait(driver, lambda d: d.find_element(By.ID, "whoami").get_attribute("data-role") == role)
+
+
+def go(driver: Driver, server: Server, route: str) -> None:
+    driver.execute_script("location.hash = arguments[0];", route)
+
+
+def shot(driver: Driver, screenshots: Path, name: str) -> None:
+    assert driver.save_screenshot(str(screenshots / f"{name}.png"))
+
+
+def open_cases(server: Server, role: str = "admin") -> list[dict[str, Any]]:
+    with server.api(role) as api:
+        items = api.get("/cases", params={"limit": 500}).json()["items"]
+    return [c for c in items if c["status"] not in ("closed", "dismissed")]
+
+
+def test_wrong_key_is_refused(browser: Driver, server: Server) -> None:
+    browser.get(f"{server.url}/console/")
+    browser.execute_script("sessionStorage.clear();")
+    browser.refresh()
+    visible(browser, "#login-key").send_keys("ce_deadbeef_not-a-real-key")
+    browser.find_element(By.ID, "login-submit").click()
+    wait(browser, lambda d: "unknown API key" in d.find_element(By.ID, "login-error").text)
+    assert browser.find_elements(By.ID, "whoami") == []
+
+
+def test_dispatcher_sees_map_and_queue_and_dispatches_a_case(
+    browser: Driver, server: Server, screenshots: Path
+) -> None:
+    login(browser, server, "dispatcher")
+    # the map: one circle per open case with a position, coloured by category, ringed by status
+    expected = open_cases(server)
+    assert expected, "the seed made no open cases"
+    wait(browser, lambda d: d.find_element(By.ID, "map-count").get_attribute("data-placed") == str(len(expected)))
+    markers = browser.find_elements(By.CSS_SELECTOR, "path.case-marker")
+    assert len(markers) == len(expected)
+    shot(browser, screenshots, "01-map")
+    # click a marker → its case card
+    target = next(c for c in expected if c["status"] == "registered")
+    marker = browser.find_element(By.CSS_SELECTOR, f"path.case-{target['id']}")
+    browser.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}));", marker)
+    wait(browser, lambda d: d.find_element(By.ID, "case-card").get_attribute("data-case-id") == str(target["id"]))
+    assert visible(browser, "#card-status").text == "Registered"
+    shot(browser, screenshots, "02-map-case-card")
+
+    # the queue, by priority: every case, overdue ones highlighted
+    go(browser, server, "#/queue")
+    with server.api("dispatcher") as api:
+        page = api.get("/cases", params={"sort": "priority", "limit": 50}).json()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.case-row")) == page["total"])
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.case-row")
+    assert [int(r.get_attribute("data-case-id")) for r in rows] == [c["id"] for c in page["items"]]
+    overdue = {c["id"] for c in page["items"] if c["overdue"]}
+    assert overdue, "the seed made no overdue case"
+    assert {int(r.get_attribute("data-case-id")) for r in rows if "overdue" in r.get_attribute("class")} == overdue
+    shot(browser, screenshots, "03-queue")
+
+    # open the registered case from the queue and dispatch it
+    browser.find_element(By.CSS_SELECTOR, f"tr.case-row[data-case-id='{target['id']}'] a").click()
+    assert visible(browser, "#case-status").get_attribute("data-status") == "registered"
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#evidence svg image[href^='blob:']")) >= 1)
+    assert browser.find_elements(By.CSS_SELECTOR, "#evidence figure.snapshot g.box rect"), "no box drawn"
+    buttons = {b.get_attribute("data-action") for b in browser.find_elements(By.CSS_SELECTOR, "#actions button.action")}
+    assert buttons == {"dispatch", "note"}  # a dispatcher may dispatch a registered case, and add notes
+    shot(browser, screenshots, "04-case")
+    browser.find_element(By.CSS_SELECTOR, "#actions button[data-action='dispatch']").click()
+    visible(browser, "#actions input[name='department']").send_keys("sanitation-east")
+    browser.find_element(By.ID, "action-submit").click()
+    wait(browser, lambda d: d.find_element(By.ID, "case-status").get_attribute("data-status") == "dispatched")
+    assert browser.find_elements(By.CSS_SELECTOR, "#audit tr[data-action='dispatch']")
+    shot(browser, screenshots, "05-case-dispatched")
+    with server.api("admin") as api:
+        case = api.get(f"/cases/{target['id']}").json()
+    assert case["status"] == "dispatched" and case["department"] == "sanitation-east"
+    assert case["audit"][-1]["actor"] == "dispatcher-1"
+
+
+def test_operator_registers_cases_in_bulk(browser: Driver, server: Server, screenshots: Path) -> None:
+    login(browser, server, "operator")
+    go(browser, server, "#/queue")
+    css(browser, "#q-status")
+    browser.execute_script(
+        "const s = document.getElementById('q-status'); s.value = 'detected'; s.dispatchEvent(new Event('change'));"
+    )
+    wait(
+        browser,
+        lambda d: all(
+            r.get_attribute("data-status") == "detected" for r in d.find_elements(By.CSS_SELECTOR, "tr.case-row")
+        ),
+    )
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.case-row")
+    assert len(rows) >= 2
+    ids = [int(r.get_attribute("data-case-id")) for r in rows[:2]]
+    for row in rows[:2]:
+        row.find_element(By.CSS_SELECTOR, "input.row-select").click()
+    options = {o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#bulk-action option")}
+    assert options == {"register", "close", "dismiss"}  # the operator's case actions
+    wait(browser, lambda d: d.find_element(By.ID, "bulk-apply").is_enabled())
+    shot(browser, screenshots, "06-queue-bulk")
+    browser.find_element(By.ID, "bulk-apply").click()
+    wait(browser, lambda d: "Register: 2 done" in d.find_element(By.ID, "toast").text)
+    with server.api("operator") as api:
+        assert [api.get(f"/cases/{i}").json()["status"] for i in ids] == ["registered", "registered"]
+
+
+def test_models_page_promote_button_by_role(browser: Driver, server: Server, screenshots: Path) -> None:
+    with server.api("admin") as api:
+        config = api.get("/console/config").json()
+    login(browser, server, "dispatcher")
+    go(browser, server, "#/models")
+    css(browser, "#models tr[data-stage='production']")
+    assert browser.find_elements(By.CSS_SELECTOR, "button.promote") == []
+    assert browser.find_elements(By.CSS_SELECTOR, "#model-metrics tbody tr")
+    shot(browser, screenshots, "07-models-dispatcher")
+    login(browser, server, "data_team")
+    go(browser, server, "#/models")
+    css(browser, "#models tr[data-stage='production']")
+    # the data team sees promote on candidates, where the server has a promotion route
+    candidates = browser.find_elements(By.CSS_SELECTOR, "#models tr[data-stage='candidate']")
+    promote = browser.find_elements(By.CSS_SELECTOR, "button.promote")
+    assert len(promote) == (len(candidates) if config["model_promotion"] else 0)
+    shot(browser, screenshots, "08-models-data-team")
+
+
+def test_chinese_labels_and_no_outside_requests(browser: Driver, server: Server, screenshots: Path) -> None:
+    login(browser, server, "shift_lead")
+    go(browser, server, "#/queue")
+    css(browser, "tr.case-row")
+    browser.find_element(By.ID, "lang-toggle").click()
+    wait(browser, lambda d: d.find_element(By.ID, "nav-queue").text == "案件队列")
+    statuses = {b.text for b in browser.find_elements(By.CSS_SELECTOR, "tr.case-row .badge[class*='status-']")}
+    assert statuses and statuses <= {"发现", "立案", "派遣", "处置", "核查", "结案", "作废"}
+    categories = {"占道经营", "暴露垃圾", "私搭乱建", "广告牌匾"}
+    texts = [r.find_elements(By.TAG_NAME, "td")[2].text for r in browser.find_elements(By.CSS_SELECTOR, "tr.case-row")]
+    assert texts and all(any(t.startswith(c) for c in categories) for t in texts)
+    shot(browser, screenshots, "09-queue-zh")
+    go(browser, server, "#/map")
+    css(browser, "path.case-marker")
+    shot(browser, screenshots, "10-map-zh")
+    browser.find_element(By.ID, "lang-toggle").click()
+    wait(browser, lambda d: d.find_element(By.ID, "nav-queue").text == "Case queue")
+    # everything the page loaded came from the cityeye server itself
+    urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name);")
+    assert urls and all(u.startswith(server.url) or u.startswith("blob:") or u.startswith("data:") for u in urls), urls
+
+
+def test_logout_forgets_the_key(browser: Driver, server: Server) -> None:
+    login(browser, server, "inspector")
+    browser.find_element(By.ID, "logout").click()
+    visible(browser, "#login-key")
+    assert browser.execute_script("return sessionStorage.getItem('cityeye.key');") is None
+    browser.refresh()  # a new page load: nothing remembers the key
+    visible(browser, "#login-key")
+    assert browser.find_elements(By.ID, "whoami") == []
