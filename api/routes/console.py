@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from api.auth import KeysDep
 from api.deps import SettingsDep
 from cityeye.config import ConfigError, Settings
 
@@ -38,6 +39,7 @@ class ConsoleConfig(BaseModel):
     center: tuple[float, float] | None = Field(description="[lat, lon] to open on when there are no cases")
     districts: dict[str, Any] = Field(description="district outlines, a GeoJSON FeatureCollection")
     page_size_max: int = Field(description="largest page GET /cases returns")
+    reads_need_key: bool = Field(description="reading cases needs an API key (auth.open_read and the keys)")
     features: dict[str, bool] = Field(description="which optional APIs this server has")
     model_promotion: bool = Field(description="the server has a model promotion route")
 
@@ -88,7 +90,7 @@ def _paths(request: Request) -> set[str]:
 
 
 @router.get("/console/config", response_model=ConsoleConfig)
-def console_config(request: Request, settings: SettingsDep) -> ConsoleConfig:
+def console_config(request: Request, settings: SettingsDep, keys: KeysDep) -> ConsoleConfig:
     """What the console's map needs, and which optional APIs exist. Open: it holds no case data."""
     paths = _paths(request)
     return ConsoleConfig(
@@ -98,6 +100,7 @@ def console_config(request: Request, settings: SettingsDep) -> ConsoleConfig:
         center=settings.console.center,
         districts=request.app.state.districts,
         page_size_max=settings.api.page_size_max,
+        reads_need_key=not open_read if (open_read := settings.auth.open_read) is not None else keys.any_active(),
         features={name: path in paths for name, path in OPTIONAL_APIS.items()},
         model_promotion=any(p.startswith("/models/") and p.endswith("/promote") for p in paths),
     )

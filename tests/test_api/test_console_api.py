@@ -156,3 +156,13 @@ def test_models_lists_the_registry(client: TestClient) -> None:
     assert client.get("/models/production").json()["version"] == prod[0]["version"]
     r = client.get("/models/nope")
     assert r.status_code == 404 and "not found" in r.json()["detail"]
+
+
+def test_console_config_says_whether_reads_need_a_key(tmp_path: Path, client: TestClient) -> None:
+    assert client.get("/console/config").json()["reads_need_key"] is True  # auth.open_read: false
+    with TestClient(create_app(Settings(data_dir=tmp_path / "a", auth=AuthSettings(open_read=True)))) as c:
+        assert c.get("/console/config").json()["reads_need_key"] is False
+    with TestClient(create_app(Settings(data_dir=tmp_path / "b"))) as c:  # null: open until the first key exists
+        assert c.get("/console/config").json()["reads_need_key"] is False
+        c.app.state.api_keys.create("first", Role.OPERATOR)  # type: ignore[attr-defined]
+        assert c.get("/console/config").json()["reads_need_key"] is True

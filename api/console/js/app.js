@@ -112,6 +112,7 @@ async function start() {
   onLangChange(() => route());
   window.addEventListener('hashchange', route);
   state.config = await api('/console/config');
+  if (!getKey() && state.config.reads_need_key) { renderTopbar(); renderLogin(); return; }
   try {
     await loadSession(); // a key from this tab's session, or open reads without one
     if (!getKey() && !state.me.role) { // reads are open but nobody logged in: offer the login first
