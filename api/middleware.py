@@ -131,6 +131,7 @@ class OpsMiddleware:
                 status_code = int(message["status"])
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))  # JSON is never sniffed as HTML
                 message["headers"] = headers
             await send(message)
 

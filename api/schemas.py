@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cases.lifecycle import Action, Role, Verdict
 from cases.status import CaseStatus
 
 BBox = tuple[float, float, float, float]
+
+
+# the largest integer a database column holds (SQLite and PostgreSQL BIGINT): ids and versions above it are 422
+MAX_DB_INT = 2**63 - 1
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class _FromRow(BaseModel):
@@ -112,10 +118,18 @@ class CaseDetail(CasePublic):
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any) -> Any:
+        """No NUL or other control characters in text (PostgreSQL cannot store NUL; terminals misread the rest)."""
+        if isinstance(value, str) and CONTROL_CHARS.search(value):
+            raise ValueError("text must not contain control characters (U+0000-U+001F other than tab and newline)")
+        return value
+
 
 class ActionBody(_Body):
     version: int | None = Field(
-        default=None, ge=1, description="the case version you read; or send it as the If-Match header"
+        default=None, ge=1, le=MAX_DB_INT, description="the case version you read; or send it as the If-Match header"
     )
     note: str = Field(default="", max_length=4000)
 
@@ -141,10 +155,10 @@ class NoteBody(_Body):
 
 
 class MergeBody(_Body):
-    source_id: int = Field(ge=1, description="the duplicate: dismissed, its observations move")
-    target_id: int = Field(ge=1, description="the case that stays")
-    version: int | None = Field(default=None, ge=1, description="source's version (or If-Match)")
-    target_version: int | None = Field(default=None, ge=1)
+    source_id: int = Field(ge=1, le=MAX_DB_INT, description="the duplicate: dismissed, its observations move")
+    target_id: int = Field(ge=1, le=MAX_DB_INT, description="the case that stays")
+    version: int | None = Field(default=None, ge=1, le=MAX_DB_INT, description="source's version (or If-Match)")
+    target_version: int | None = Field(default=None, ge=1, le=MAX_DB_INT)
     note: str = Field(default="", max_length=4000)
 
 

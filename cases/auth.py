@@ -100,7 +100,7 @@ class ApiKeys:
     def authenticate(self, token: str) -> Actor:
         """The actor a key stands for; raises `AuthError` for malformed, unknown or revoked keys."""
         parts = token.strip().split("_", 2)
-        if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 8:
+        if len(parts) != 3 or parts[0] != KEY_SCHEME or len(parts[1]) != 8 or not parts[1].isalnum():
             raise AuthError("malformed API key: expected ce_<prefix>_<secret>")
         _, prefix, secret = parts
         with self._sessions() as session:

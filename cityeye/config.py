@@ -7,17 +7,27 @@ silently ignored setting. `cityeye validate-config FILE` prints those errors wit
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_ENV = "CITYEYE_CONFIG"
 _config_path: ContextVar[Path | None] = ContextVar("cityeye_config_path", default=None)
+
+
+def _check_bbox(box: tuple[float, float, float, float]) -> None:
+    """A [min_lon, min_lat, max_lon, max_lat] box in WGS84 with min < max (raises ValueError)."""
+    min_lon, min_lat, max_lon, max_lat = box
+    if not all(math.isfinite(v) for v in box):
+        raise ValueError("box values must be finite numbers")
+    if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+        raise ValueError(f"box must be [min_lon, min_lat, max_lon, max_lat] in degrees with min < max, got {list(box)}")
 
 
 class _Strict(BaseModel):
@@ -84,6 +94,18 @@ class LifecycleSettings(_Strict):
         "holds its position",
     )
 
+    @field_validator("districts")
+    @classmethod
+    def _boxes_are_real(
+        cls, value: dict[str, tuple[float, float, float, float]]
+    ) -> dict[str, tuple[float, float, float, float]]:
+        for name, box in value.items():
+            try:
+                _check_bbox(box)
+            except ValueError as exc:
+                raise ValueError(f"district {name!r}: {exc}") from None
+        return value
+
 
 class AuthSettings(_Strict):
     open_read: bool | None = Field(
@@ -101,6 +123,8 @@ class WebhookSettings(_Strict):
     )
 
     def model_post_init(self, _context: object) -> None:
+        if not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"webhook url must be http:// or https://, got {self.url[:80]!r}")
         low = self.secret.lower()
         if len(set(self.secret)) < 6 or any(w in low for w in ("changeme", "change-me", "placeholder", "example")):
             raise ValueError(
@@ -231,6 +255,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read config file ({exc.strerror or exc})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not a UTF-8 text file (byte {exc.start})"]) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from api.auth import ActorDep, ReaderDep
 from api.deps import ServiceDep
 from api.schemas import (
+    MAX_DB_INT,
     ActionBody,
     AuditPublic,
     CaseDetail,
@@ -32,7 +33,8 @@ from cases.status import CaseStatus
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
-CaseId = Annotated[int, Path(ge=1, description="case id")]
+MAX_OFFSET = 1_000_000_000
+CaseId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="case id")]
 IfMatch = Annotated[str | None, Header(description='the case version you read, e.g. "3" (the ETag of GET /cases/{id})')]
 CONFLICTS: dict[int | str, dict[str, Any]] = {
     403: {"description": "the key's role or districts do not allow the action"},
@@ -74,7 +76,7 @@ def case_filters(
     status: Annotated[CaseStatus | None, Query(description="lifecycle status")] = None,
     since: Annotated[datetime | None, Query(description="last_seen >= since (ISO 8601; naive = UTC)")] = None,
     until: Annotated[datetime | None, Query(description="last_seen < until (ISO 8601; naive = UTC)")] = None,
-    district: Annotated[str | None, Query(max_length=64)] = None,
+    district: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")] = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS84)")] = None,
     overdue: Annotated[bool | None, Query(description="only cases past (true) or within (false) deadline")] = None,
     verdict: Annotated[Verdict | None, Query(description="inspector verdict")] = None,
@@ -87,7 +89,9 @@ def case_filters(
 
 
 FiltersDep = Annotated[CaseFilters, Depends(case_filters)]
-Limit = Annotated[int | None, Query(ge=1, description="page size (default 50), at most api.page_size_max")]
+Limit = Annotated[
+    int | None, Query(ge=1, le=MAX_DB_INT, description="page size (default 50), at most api.page_size_max")
+]
 
 
 def to_public(case: Case, now: datetime) -> CasePublic:
@@ -123,7 +127,7 @@ def list_cases(
     reader: ReaderDep,
     filters: FiltersDep,
     limit: Limit = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many (deeper: use cursor)")] = 0,
     cursor: Cursor = None,
 ) -> CaseList:
     """Cases matching every filter; a key bound to districts sees only those. Page with `limit` and either
@@ -150,7 +154,7 @@ def list_cases_geojson(
     reader: ReaderDep,
     filters: FiltersDep,
     limit: Limit = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many (deeper: use cursor)")] = 0,
     cursor: Cursor = None,
 ) -> JSONResponse:
     """The same list as GET /cases, as GeoJSON: one Point feature per case (geometry null without a position)."""
@@ -227,7 +231,7 @@ def get_case(
 )
 def get_case_evidence(
     case_id: CaseId,
-    n: Annotated[int, Path(ge=1, description="image index, from 1")],
+    n: Annotated[int, Path(ge=1, le=MAX_DB_INT, description="image index, from 1")],
     service: ServiceDep,
     reader: ReaderDep,
 ) -> FileResponse:
@@ -247,7 +251,7 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
     if body_version is not None or if_match is None:
         return body_version
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > MAX_DB_INT:
         raise InvalidAction(f'If-Match must be a case version such as "3", got {if_match!r}')
     return int(value)
 

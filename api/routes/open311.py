@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.auth import ReaderDep
 from api.deps import ServiceDep
+from api.schemas import MAX_DB_INT
 from cases.errors import CaseNotFound
 from cases.orm import Case
 from cases.service import CaseService
@@ -151,6 +152,8 @@ def requests(
     if service_request_id is not None:
         try:
             ids = [int(x) for x in service_request_id.split(",") if x.strip()]
+            if any(not 1 <= i <= MAX_DB_INT for i in ids):
+                raise ValueError("out of range")
         except ValueError:
             return _error(fmt, 400, f"service_request_id must be comma-separated numbers, got {service_request_id!r}")
         page = service.list_cases(ids=ids, visible_districts=visible, limit=limit)
@@ -183,7 +186,11 @@ def requests(
 
 @router.get("/requests/{request_id}.{fmt}", response_model=None)
 def one_request(
-    request_id: Annotated[int, Path(ge=1)], fmt: Format, service: ServiceDep, reader: ReaderDep, request: Request
+    request_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)],
+    fmt: Format,
+    service: ServiceDep,
+    reader: ReaderDep,
+    request: Request,
 ) -> Response:
     """One service request, as a list of one (the spec's shape)."""
     try:

@@ -1,0 +1,62 @@
+"""Fuzzing: schemathesis generates requests for every operation of the app's OpenAPI spec; none may be a 5xx.
+
+Bounded: `MAX_EXAMPLES` per operation, once without a key and once with an admin key (so the mutating routes get
+past authentication), against the real app on a SQLite file seeded with cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from api.main import create_app
+from cases.lifecycle import Role
+from cityeye.config import AuthSettings, OpsSettings, Settings
+
+from ..test_api.conftest import TestClient
+from ..test_cases.factories import T0, make_event, north_of
+
+MAX_EXAMPLES = 40
+_DATA = Path(__import__("tempfile").mkdtemp(prefix="cityeye-fuzz-"))
+_SETTINGS = Settings(
+    data_dir=_DATA,
+    auth=AuthSettings(open_read=False),
+    ops=OpsSettings(auth_failures_per_min=100_000, uploads_per_min=100_000),
+    lifecycle={"districts": {"center": (121.0, 31.0, 122.0, 32.0)}},
+)
+APP = create_app(_SETTINGS)
+schema = schemathesis.openapi.from_dict(APP.openapi())
+
+
+@pytest.fixture(scope="module")
+def fuzz_client() -> Iterator[tuple[TestClient, dict[str, str]]]:
+    with TestClient(APP, raise_server_exceptions=False) as client:
+        service = client.app.state.case_service  # type: ignore[attr-defined]
+        for i in range(6):
+            service.ingest(make_event(geo=north_of(500 * i), start=T0 + timedelta(minutes=i)))
+        token = client.app.state.api_keys.create("fuzz-admin", Role.ADMIN).token  # type: ignore[attr-defined]
+        yield client, {"X-API-Key": token}
+
+
+def _call(client: TestClient, case: schemathesis.Case, headers: dict[str, str] | None) -> None:
+    kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
+    kwargs.pop("timeout", None)
+    r = client.request(**kwargs)
+    assert r.status_code < 500, f"{case.method} {case.formatted_path} -> {r.status_code}: {r.text[:500]}\n{kwargs}"
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_server_errors_without_a_key(case: schemathesis.Case, fuzz_client) -> None:  # type: ignore[no-untyped-def]
+    _call(fuzz_client[0], case, None)
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_server_errors_with_an_admin_key(case: schemathesis.Case, fuzz_client) -> None:  # type: ignore[no-untyped-def]
+    _call(fuzz_client[0], case, fuzz_client[1])
