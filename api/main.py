@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 import cityeye
 from api.middleware import OpsMiddleware
@@ -79,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.console.enabled:
         app.state.districts = console.load_districts(settings)  # a bad districts file fails here, at start
         app.include_router(console.router)
-        app.mount("/console", StaticFiles(directory=console.CONSOLE_DIR, html=True), name="console")
+        app.mount("/console", console.ConsoleFiles(settings), name="console")
     _add_exception_handlers(app)
     return app
 

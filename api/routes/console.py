@@ -8,12 +8,17 @@ Everything the page loads comes from this server: no CDN, nothing fetched at run
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.responses import Response
+from starlette.types import Scope
 
 from api.auth import KeysDep
 from api.deps import SettingsDep
@@ -30,6 +35,36 @@ OPTIONAL_APIS: dict[str, str] = {
     "cameras": "/cameras",
     "models": "/models",
 }
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The browser itself refuses anything but this server (and the configured tile server, for images): scripts,
+    styles, fetches and images from anywhere else are blocked, so a CDN reference could not slip in unnoticed."""
+    img = ["'self'", "blob:", "data:"]
+    parts = urlsplit(settings.console.tile_url or "")
+    if parts.scheme and parts.netloc:  # a tile server elsewhere; `{s}` subdomains become a wildcard
+        img.append(f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}")
+    return (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; "
+        f"img-src {' '.join(img)}; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
+class ConsoleFiles(StaticFiles):
+    """The console's static files, each sent with the console's Content-Security-Policy."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(directory=CONSOLE_DIR, html=True)
+        self.csp = content_security_policy(settings)
+
+    def file_response(
+        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Content-Security-Policy"] = self.csp
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 class ConsoleConfig(BaseModel):

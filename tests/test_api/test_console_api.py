@@ -166,3 +166,13 @@ def test_console_config_says_whether_reads_need_a_key(tmp_path: Path, client: Te
         assert c.get("/console/config").json()["reads_need_key"] is False
         c.app.state.api_keys.create("first", Role.OPERATOR)  # type: ignore[attr-defined]
         assert c.get("/console/config").json()["reads_need_key"] is True
+
+
+def test_console_pages_carry_a_content_security_policy(tmp_path: Path, client: TestClient) -> None:
+    csp = client.get("/console/").headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "connect-src 'self';" in csp and "img-src 'self' blob: data:;" in csp
+    assert client.get("/console/js/map.js").headers["content-security-policy"] == csp
+    console = ConsoleSettings(tile_url="https://{s}.tiles.city.local/{z}/{x}/{y}.png")
+    with TestClient(create_app(Settings(data_dir=tmp_path, console=console))) as c:
+        csp = c.get("/console/").headers["content-security-policy"]
+    assert "img-src 'self' blob: data: https://*.tiles.city.local;" in csp

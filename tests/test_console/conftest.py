@@ -98,6 +98,7 @@ def browser(server: Server) -> Iterator[object]:
         "--disable-extensions",
     ):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.set_page_load_timeout(30)
     try:

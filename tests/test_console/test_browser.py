@@ -185,6 +185,9 @@ def test_chinese_labels_and_no_outside_requests(browser: Driver, server: Server,
     # everything the page loaded came from the cityeye server itself
     urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name);")
     assert urls and all(u.startswith(server.url) or u.startswith("blob:") or u.startswith("data:") for u in urls), urls
+    # and nothing the page tried was blocked by the console's Content-Security-Policy
+    blocked = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert blocked == []
 
 
 def test_logout_forgets_the_key(browser: Driver, server: Server) -> None:

@@ -7,6 +7,7 @@ import { categoryKeys, categoryName, fmtTime, statusKeys, statusName, t } from '
 import { CLOSED, STATUS_COLOURS, categoryColour, state } from './state.js';
 
 const MAX_MAP_CASES = 5000;
+const REFRESH_MS = 30000;
 
 function niceStep(raw) {
   const p = 10 ** Math.floor(Math.log10(raw));
@@ -199,5 +200,7 @@ export async function renderMap(root) {
     }
   }
   await load();
-  return () => map.remove();
+  // the wall screen keeps itself current: new cases and status changes appear without a reload
+  const timer = setInterval(() => load().catch((err) => toast(err.message, 'error')), REFRESH_MS);
+  return () => { clearInterval(timer); map.remove(); };
 }

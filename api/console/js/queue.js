@@ -5,6 +5,7 @@ import { actionName, categoryKeys, categoryName, fmtTime, statusKeys, statusName
 import { act, actionInputs } from './actions.js';
 import { state } from './state.js';
 
+const REFRESH_MS = 30000;
 const BULK = ['register', 'dispatch', 'handled', 'verify', 'close', 'dismiss'];
 const saved = { category: '', status: '', district: '', overdue: '', sort: 'priority', offset: 0 };
 
@@ -90,5 +91,7 @@ export async function renderQueue(root) {
     if (bulkActions.length) renderBulk();
   }
   await load();
-  return null;
+  // refresh while nobody is in the middle of a selection
+  const timer = setInterval(() => { if (!selected.size) load().catch((err) => toast(err.message, 'error')); }, REFRESH_MS);
+  return () => clearInterval(timer);
 }
