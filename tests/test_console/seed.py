@@ -7,6 +7,7 @@ Run it by hand to look at the console: `python -m tests.test_console.seed DATA_D
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,8 @@ def seed_city(data_dir: Path, port: int = 8000, n: int = 16) -> City:
             event = _scene_event(i, now)
             if event is None:
                 continue
+            if i == n - 1:  # a picture without GPS: a case with no position
+                event = dataclasses.replace(event, geo=None)
             result = (past if i % 4 in (0, 1) else present).ingest(event)
             ids.append(result.case_id)
         # move some cases along the lifecycle so every status shows up

@@ -72,11 +72,15 @@ def test_dispatcher_sees_map_and_queue_and_dispatches_a_case(
 ) -> None:
     login(browser, server, "dispatcher")
     # the map: one circle per open case with a position, coloured by category, ringed by status
-    expected = open_cases(server)
-    assert expected, "the seed made no open cases"
+    expected = [c for c in open_cases(server) if c["lat"] is not None]
+    no_position = [c for c in open_cases(server) if c["lat"] is None]
+    assert expected and no_position, "the seed made no open cases with and without a position"
     wait(browser, lambda d: d.find_element(By.ID, "map-count").get_attribute("data-placed") == str(len(expected)))
     markers = browser.find_elements(By.CSS_SELECTOR, "path.case-marker")
     assert len(markers) == len(expected)
+    # the cases without a position are listed beside the map
+    unplaced = browser.find_elements(By.CSS_SELECTOR, "#unplaced a.unplaced-case")
+    assert sorted(int(a.get_attribute("data-case-id")) for a in unplaced) == sorted(c["id"] for c in no_position)
     shot(browser, screenshots, "01-map")
     # click a marker → its case card
     target = next(c for c in expected if c["status"] == "registered")
@@ -103,6 +107,10 @@ def test_dispatcher_sees_map_and_queue_and_dispatches_a_case(
     assert visible(browser, "#case-status").get_attribute("data-status") == "registered"
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#evidence svg image[href^='blob:']")) >= 1)
     assert browser.find_elements(By.CSS_SELECTOR, "#evidence figure.snapshot g.box rect"), "no box drawn"
+    browser.find_element(By.CSS_SELECTOR, "#evidence figure.snapshot svg").click()  # full size, box included
+    visible(browser, ".lightbox svg g.box rect")
+    browser.find_element(By.CSS_SELECTOR, ".lightbox").click()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".lightbox") == [])
     buttons = {b.get_attribute("data-action") for b in browser.find_elements(By.CSS_SELECTOR, "#actions button.action")}
     assert buttons == {"dispatch", "note"}  # a dispatcher may dispatch a registered case, and add notes
     shot(browser, screenshots, "04-case")

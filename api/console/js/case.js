@@ -21,6 +21,14 @@ function evidenceFigure(c, e, observations) {
         `${obs.class_name} ${obs.confidence.toFixed(2)}`)));
   }
   if (e.url) blobUrl(e.url).then((u) => img.setAttribute('href', u)).catch((err) => toast(err.message, 'error'));
+  // click: the picture at full size (the same SVG, boxes included), click again to close
+  pic.addEventListener('click', () => {
+    const big = pic.cloneNode(true);
+    big.setAttribute('width', e.width);
+    big.setAttribute('height', e.height);
+    const box = h('div', { class: 'lightbox', onclick: () => box.remove() }, big);
+    document.body.append(box);
+  });
   return h('figure', { class: `evidence ${e.kind}` }, pic,
     h('figcaption', {}, `${e.n}. ${e.kind} · ${fmtTime(e.created_at)}`, e.pruned_at ? ` · pruned ${fmtTime(e.pruned_at)}` : ''));
 }

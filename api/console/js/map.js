@@ -143,7 +143,9 @@ export async function renderMap(root) {
     count);
   const mapEl = h('div', { id: 'map' });
   const card = h('aside', { id: 'case-card', class: 'card', hidden: true });
-  root.append(toolbar, h('div', { class: 'map-wrap' }, mapEl, card));
+  // cases no source gave a position for (e.g. uploaded pictures without GPS) are listed beside the map
+  const unplaced = h('details', { id: 'unplaced', class: 'card', hidden: true });
+  root.append(toolbar, h('div', { class: 'map-wrap' }, mapEl, card, unplaced));
 
   const cfg = state.config;
   const map = L.map(mapEl, { worldCopyJump: true });
@@ -187,7 +189,17 @@ export async function renderMap(root) {
       cases.addLayer(marker);
       placed += 1;
     }
-    const withoutPosition = features.filter((f) => !f.geometry).length;
+    const noGeo = features.filter((f) => !f.geometry && !(filters.hideClosed && CLOSED.has(f.properties.status)));
+    const withoutPosition = noGeo.length;
+    clear(unplaced, h('summary', {}, `${withoutPosition} ${t('no_position')}`),
+      h('ul', {}, noGeo.map((f) => h('li', {}, h('a', {
+        href: `#/case/${f.properties.id}`,
+        class: 'unplaced-case',
+        'data-case-id': f.properties.id,
+        onclick: (e) => { e.preventDefault(); showCard(card, f.properties.id).catch((err) => toast(err.message, 'error')); },
+      }, `#${f.properties.id} ${categoryName(f.properties.category)}`), ' ',
+      h('span', { class: `badge status-${f.properties.status}` }, statusName(f.properties.status))))));
+    unplaced.hidden = withoutPosition === 0;
     count.textContent = `${placed} ${t('cases_on_map')} (${t('total')} ${total}; ${withoutPosition} ${t('no_position')})`;
     count.dataset.placed = placed;
     if (!fitted) {
