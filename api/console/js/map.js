@@ -67,16 +67,25 @@ function legend() {
 }
 
 function valueOf(props) {
-  for (const k of ['expected', 'expected_count', 'risk', 'probability', 'score', 'value', 'count']) {
+  for (const k of ['total', 'expected', 'expected_count', 'risk', 'probability', 'score', 'value', 'count']) {
     if (typeof props[k] === 'number') return props[k];
   }
   return null;
 }
 
+function fmtValue(v) { return typeof v === 'number' ? +v.toFixed(4) : String(v); }
+
+// a feature's properties as a table; a per-category mapping (a forecast's `expected`) as one row per category
 function propsTable(props) {
-  return h('table', { class: 'props' }, Object.entries(props || {})
-    .filter(([, v]) => v === null || typeof v !== 'object')
-    .map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, typeof v === 'number' ? +v.toFixed(4) : String(v)))));
+  const rows = [];
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [cat, x] of Object.entries(v)) rows.push([`${k}: ${categoryName(cat)}`, fmtValue(x)]);
+    } else if (!Array.isArray(v)) {
+      rows.push([k, v === null ? t('none') : fmtValue(v)]);
+    }
+  }
+  return h('table', { class: 'props' }, rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v))));
 }
 
 // GeoJSON from an optional API, shaded by its numeric value (forecast cells) or drawn as points (findings)
