@@ -114,6 +114,9 @@ export async function renderCase(root, id) {
       ['lat, lon', c.lat !== null ? `${c.lat.toFixed(6)}, ${c.lon.toFixed(6)}` : t('none')],
       [t('version'), c.version],
     ];
+    if (c.duplicate_of) facts.push([t('duplicate_of'), h('a', { href: `#/case/${c.duplicate_of}`, id: 'duplicate-of' }, `#${c.duplicate_of}`)]);
+    if (c.repeat_of) facts.push([t('repeat_of'), h('a', { href: `#/case/${c.repeat_of}`, id: 'repeat-of' }, `#${c.repeat_of}`)]);
+    if (c.reopen_count) facts.push([t('reopened'), c.reopen_count]);
     root.append(
       h('div', { class: 'case-head' },
         h('h2', { id: 'case-title' }, `${t('case')} #${c.id} · ${categoryName(c.category)} `, h('span', { class: 'muted' }, categoryCode(c.category))),

@@ -21,7 +21,7 @@ const STRINGS = {
     hide_closed: 'Hide closed and dismissed', role: 'Role', none: '—', yes: 'yes', no: 'no', size: 'Size',
     required: 'required', not_available: 'This server does not offer this yet.', language: '中文',
     upload: 'Upload', area: 'Area', files: 'Files', progress: 'Progress', report: 'Report', findings: 'Findings',
-    total: 'total', name: 'Name', fps: 'FPS', reconnects: 'Reconnects', last_error: 'Last error', snapshot: 'Snapshot', zones: 'Zones',
+    total: 'total', duplicate_of: 'Duplicate of', repeat_of: 'Repeat of', reopened: 'Reopened', min_confidence: 'Min. confidence', name: 'Name', fps: 'FPS', reconnects: 'Reconnects', last_error: 'Last error', snapshot: 'Snapshot', zones: 'Zones',
   },
   zh: {
     brand: 'cityeye 城管智能平台', map: '地图', queue: '案件队列', models: '模型', cameras: '摄像头', surveys: '航拍巡查',
@@ -44,7 +44,7 @@ const STRINGS = {
     hide_closed: '隐藏已结案和作废', role: '角色', none: '—', yes: '是', no: '否', size: '大小',
     required: '必填', not_available: '此服务器尚未提供该功能。', language: 'English',
     upload: '上传', area: '区域', files: '文件', progress: '进度', report: '报告', findings: '发现',
-    total: '共', name: '名称', fps: '帧率', reconnects: '重连次数', last_error: '最近错误', snapshot: '快照', zones: '区域',
+    total: '共', duplicate_of: '重复于', repeat_of: '复发自', reopened: '重新打开次数', min_confidence: '最低置信度', name: '名称', fps: '帧率', reconnects: '重连次数', last_error: '最近错误', snapshot: '快照', zones: '区域',
   },
 };
 

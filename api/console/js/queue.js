@@ -1,13 +1,13 @@
 // The case queue (中屏管): filters, sort by priority, overdue highlighted, bulk actions for the role.
 import { api, query } from './api.js';
 import { clear, h, select, toast } from './dom.js';
-import { actionName, categoryKeys, categoryName, fmtTime, statusKeys, statusName, t } from './i18n.js';
+import { actionName, categoryKeys, categoryName, fmtTime, statusKeys, statusName, t, verdictKeys, verdictName } from './i18n.js';
 import { act, actionInputs } from './actions.js';
 import { state } from './state.js';
 
 const REFRESH_MS = 30000;
 const BULK = ['register', 'dispatch', 'handled', 'verify', 'close', 'dismiss'];
-const saved = { category: '', status: '', district: '', overdue: '', sort: 'priority', offset: 0 };
+const saved = { category: '', status: '', district: '', verdict: '', min_confidence: '', overdue: '', sort: 'priority', offset: 0 };
 
 export async function renderQueue(root) {
   const filters = saved;
@@ -23,6 +23,8 @@ export async function renderQueue(root) {
     h('label', {}, t('category'), ' ', select([['', t('all')], ...categoryKeys().map((k) => [k, categoryName(k)])], filters.category, { id: 'q-category', onchange: change('category') })),
     h('label', {}, t('status'), ' ', select([['', t('all')], ...statusKeys().map((s) => [s, statusName(s)])], filters.status, { id: 'q-status', onchange: change('status') })),
     h('label', {}, t('district'), ' ', h('input', { id: 'q-district', value: filters.district, size: 10, onchange: change('district') })),
+    h('label', {}, t('verdict'), ' ', select([['', t('all')], ...verdictKeys().map((v) => [v, verdictName(v)])], filters.verdict, { id: 'q-verdict', onchange: change('verdict') })),
+    h('label', {}, t('min_confidence'), ' ', h('input', { id: 'q-min-confidence', type: 'number', min: 0, max: 1, step: 0.05, value: filters.min_confidence, style: 'width:5em', onchange: change('min_confidence') })),
     h('label', {}, h('input', { type: 'checkbox', id: 'q-overdue', checked: filters.overdue === 'true', onchange: change('overdue') }), ' ', t('overdue_only')),
     h('label', {}, t('sort'), ' ', select([['priority', t('sort_priority')], ['last_seen', t('sort_last_seen')], ['due', t('sort_due')]], filters.sort, { id: 'q-sort', onchange: change('sort') })),
     h('button', { onclick: () => load() }, t('reload')));
@@ -50,7 +52,7 @@ export async function renderQueue(root) {
   }
 
   async function load() {
-    const page = await api(`/cases${query({ category: filters.category, status: filters.status, district: filters.district, overdue: filters.overdue, sort: filters.sort, limit, offset: filters.offset })}`);
+    const page = await api(`/cases${query({ category: filters.category, status: filters.status, district: filters.district, verdict: filters.verdict, min_confidence: filters.min_confidence, overdue: filters.overdue, sort: filters.sort, limit, offset: filters.offset })}`);
     clear(table);
     const all = h('input', { type: 'checkbox', id: 'q-select-all', onchange: (e) => {
       for (const c of page.items) { if (e.target.checked) selected.set(c.id, c.version); else selected.delete(c.id); }
