@@ -28,8 +28,8 @@ from cases.errors import (
     VersionConflict,
     VersionRequired,
 )
-from cases.push import WebhookDeliverer
 from cases.service import CaseService
+from cases.tasks import wire_webhooks
 from cityeye.config import Settings, load_settings
 from models.taxonomy import load_taxonomy
 
@@ -47,11 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions = session_factory(engine)
             app.state.case_service = CaseService(sessions, settings, taxonomy)
             app.state.api_keys = ApiKeys(sessions)
-            deliverer = None
-            if settings.push.webhooks:  # embedded mode: webhooks go out from a thread of this process
-                deliverer = WebhookDeliverer(sessions, settings.push)
-                app.state.case_service.outbox_listeners.append(deliverer.wake)
-                deliverer.start()
+            # webhooks: a thread of this process (embedded) or Celery workers (scale-out, redis_url set)
+            deliverer = wire_webhooks(app.state.case_service, settings)
             app.state.webhooks = deliverer
             try:
                 yield

@@ -138,7 +138,13 @@ class PushSettings(_Strict):
     backoff_s: float = Field(default=2.0, gt=0, le=3600, description="first retry delay; doubles each time")
     backoff_max_s: float = Field(default=3600.0, gt=0, le=86_400)
     timeout_s: float = Field(default=10.0, gt=0, le=300, description="per POST")
-    poll_s: float = Field(default=1.0, gt=0, le=60, description="how often the in-process deliverer looks")
+    poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often due deliveries (retries) are looked for: the in-process thread, or the beat "
+        "schedule of `cityeye worker --beat` in scale-out",
+    )
 
 
 class OpsSettings(_Strict):

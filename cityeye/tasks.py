@@ -28,10 +28,13 @@ from cityeye.config import Settings, load_settings
 log = logging.getLogger(__name__)
 
 # Modules whose @shared_task functions the worker registers. Add yours here.
-TASK_MODULES: list[str] = ["cityeye.tasks"]
+TASK_MODULES: list[str] = ["cityeye.tasks", "cases.tasks"]
 
 # Periodic jobs: name -> (task name, every N seconds, settings -> enabled?). Filled by the task modules' owners.
-PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {}
+PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {
+    # webhook retries (and anything an enqueue missed), only when webhooks are configured
+    "webhooks": ("cases.deliver_webhooks", lambda s: s.push.poll_s if s.push.webhooks else None),
+}
 
 _settings: Settings | None = None
 _settings_lock = threading.Lock()

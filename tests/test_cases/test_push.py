@@ -1,4 +1,7 @@
-"""Webhooks against a real HTTP receiver on loopback: signatures, retries with back-off, dead letters."""
+"""Webhooks against a real HTTP receiver on loopback: signatures, retries with back-off, dead letters.
+
+In embedded mode (a thread) and in scale-out mode (real `cityeye worker` processes on a real Redis).
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,21 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import Engine
 
 from cases.db import session_factory
 from cases.lifecycle import Actor, Role
 from cases.push import WebhookDeliverer, sign, verify
 from cases.service import CaseService
+from cases.tasks import deliver_webhooks, wire_webhooks
 from cityeye.config import PushSettings, Settings, WebhookSettings
 from models.taxonomy import load_taxonomy
+from tests.servers import cityeye_worker
 
 from .factories import make_event, north_of
 
@@ -187,3 +194,82 @@ def test_signatures_cover_the_timestamp() -> None:
 def test_placeholder_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="placeholder"):
         WebhookSettings(url="http://x", secret="changeme-changeme")
+
+
+# ---- scale-out: the same outbox sent by real `cityeye worker` processes on a real Redis -----------------------
+def _worker_config(path: Path, settings: Settings, push: PushSettings) -> Path:
+    config = {"database_url": settings.db_url, "push": push.model_dump(mode="json")}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _scale_out(engine: Engine, settings: Settings, push: PushSettings, redis: str) -> tuple[Settings, CaseService]:
+    s = settings.model_copy(update={"push": push, "redis_url": redis})
+    service = CaseService(session_factory(engine), s, load_taxonomy())
+    assert wire_webhooks(service, s) is None  # scale-out: no thread here, an enqueue after each commit
+    return s, service
+
+
+def _own_db(redis_url: str, n: int) -> str:
+    return redis_url.rsplit("/", 1)[0] + f"/{n}"  # a Redis database of its own: no other test's queue
+
+
+def test_scale_out_a_worker_with_beat_retries_until_the_receiver_accepts_exactly_once(
+    engine: Engine, settings: Settings, receiver: Receiver, redis_url: str, tmp_path: Path
+) -> None:
+    push = push_settings(receiver.url, backoff_s=0.3, poll_s=0.2, max_attempts=5)
+    redis = _own_db(redis_url, 3)
+    s, service = _scale_out(engine, settings, push, redis)
+    config = _worker_config(tmp_path / "worker.yaml", s, push)
+    with cityeye_worker(tmp_path / "worker", redis, "--beat", CITYEYE_CONFIG=str(config)) as worker:
+        case_id = service.ingest(make_event(geo=north_of(0), evidence=())).case_id
+        deliverer = WebhookDeliverer(session_factory(engine), push)  # only to read the rows
+        wait_state(deliverer, "delivered", timeout=90)
+        time.sleep(1.0)  # five more beat periods: a delivered row is never sent again
+        assert worker.poll() is None
+    codes = [500 if i < 2 else 200 for i in range(len(receiver.requests))]
+    assert len(receiver.requests) == 3 and codes.count(200) == 1
+    (row,) = deliverer.deliveries()
+    assert (row.state, row.attempts, row.case_id, row.last_error) == ("delivered", 3, case_id, "")
+    assert {r["headers"]["X-Cityeye-Delivery"] for r in receiver.requests} == {str(row.id)}
+    for r in receiver.requests:
+        h = r["headers"]
+        assert verify(SECRET, h["X-Cityeye-Timestamp"], r["body"], h["X-Cityeye-Signature"], now=time.time())
+    assert json.loads(receiver.requests[-1]["body"])["case"]["id"] == case_id
+    deliverer.stop()
+
+
+@pytest.mark.parametrize("receiver", [0], indirect=True)
+def test_scale_out_each_commit_enqueues_a_delivery_run_without_beat(
+    engine: Engine, settings: Settings, receiver: Receiver, redis_url: str, tmp_path: Path
+) -> None:
+    push = push_settings(receiver.url, poll_s=60)
+    redis = _own_db(redis_url, 4)
+    s, service = _scale_out(engine, settings, push, redis)
+    config = _worker_config(tmp_path / "worker.yaml", s, push)
+    with cityeye_worker(tmp_path / "worker", redis, CITYEYE_CONFIG=str(config)):  # no beat: only the enqueues
+        case = service.get_case(service.ingest(make_event(geo=north_of(0), evidence=())).case_id).case
+        receiver.wait_for(1, timeout=90)
+        service.act(case.id, "register", Actor("olga", Role.OPERATOR), version=case.version)
+        receiver.wait_for(2, timeout=90)
+    events = [json.loads(r["body"]) for r in receiver.requests]
+    assert [(e["event"], e["case"]["status"]) for e in events] == [
+        ("case.created", "detected"),
+        ("case.status_changed", "registered"),
+    ]
+
+
+def test_the_worker_task_does_nothing_without_webhooks(tmp_path: Path) -> None:
+    from cityeye import tasks
+
+    tasks.set_settings(Settings(data_dir=tmp_path))
+    try:
+        assert deliver_webhooks() == 0
+        assert "webhooks" not in tasks.make_celery(Settings(data_dir=tmp_path)).conf.beat_schedule
+        with_hooks = Settings(data_dir=tmp_path, push=push_settings("http://127.0.0.1:9/hook", poll_s=2.5))
+        assert tasks.make_celery(with_hooks).conf.beat_schedule["webhooks"] == {
+            "task": "cases.deliver_webhooks",
+            "schedule": 2.5,
+        }
+    finally:
+        tasks.set_settings(None)
