@@ -29,6 +29,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from cityeye import metrics
@@ -187,6 +188,12 @@ class OpsMiddleware:
                     if started:
                         raise
                     await refuse(413, _too_large(limit, upload), "body_too_large")
+                except (OperationalError, InterfaceError) as exc:
+                    # the database is down or unreachable: a fault to wait out, not a bug (503, not 500)
+                    if started:
+                        raise
+                    log.warning("database unavailable: %s", str(exc).splitlines()[0])
+                    await refuse(503, "database unavailable; retry later", "database_unavailable", {"Retry-After": "5"})
         finally:
             if status_code == 401:
                 metrics.AUTH_FAILURES.inc()

@@ -27,7 +27,12 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     """
     url = make_url(settings.db_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        # a server that does not answer is an error after ops.outbound_timeout_s, not a hang
+        timeout = {"connect_timeout": max(1, round(settings.ops.outbound_timeout_s))}
+        pg_args = timeout if url.get_backend_name() == "postgresql" else {}
+        return create_engine(
+            url, pool_pre_ping=True, connect_args={**pg_args, **kwargs.pop("connect_args", {})}, **kwargs
+        )
     _ensure_sqlite_dir(url)
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
     connect_args.update(kwargs.pop("connect_args", {}))

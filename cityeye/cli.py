@@ -59,6 +59,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # the case store's own errors (a full disk, a database that does not answer, an evidence file that cannot
+        # be written) are the operator's to fix, not a bug: one line, exit 1. Anything else keeps its traceback.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from cases.errors import CaseError
+
+        if not isinstance(exc, CaseError | SQLAlchemyError):
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"cityeye: error: {msg}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -174,6 +174,13 @@ class OpsSettings(_Strict):
     outbound_timeout_s: float = Field(
         default=10.0, gt=0, le=300, description="connect/read timeout of outbound calls (Redis, Postgres connect)"
     )
+    task_visibility_timeout_s: float = Field(
+        default=3600.0,
+        ge=1,
+        le=7 * 86_400,
+        description="a task not acknowledged this long after delivery (its worker died) is delivered again; "
+        "longer than the longest task",
+    )
 
 
 class ConsoleSettings(_Strict):

@@ -28,7 +28,7 @@ from cityeye.config import Settings, load_settings
 log = logging.getLogger(__name__)
 
 # Modules whose @shared_task functions the worker registers. Add yours here.
-TASK_MODULES: list[str] = ["cityeye.tasks", "cases.tasks"]
+TASK_MODULES: list[str] = ["cityeye.tasks", "cases.tasks", "cases.ingest_queue"]
 
 # Periodic jobs: name -> (task name, every N seconds, settings -> enabled?). Filled by the task modules' owners.
 PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {
@@ -65,6 +65,7 @@ def current_settings() -> Settings:
 def make_celery(settings: Settings) -> Celery:
     """The Celery app for `settings`: Redis broker and result backend, at-least-once delivery."""
     app = Celery("cityeye", set_as_current=True)
+    restore_every = max(1.0, min(10.0, settings.ops.task_visibility_timeout_s / 8))
     url = settings.redis_url or "memory://"
     app.conf.update(
         broker_url=url,
@@ -77,7 +78,24 @@ def make_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         result_expires=24 * 3600,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_transport_options={
+            # a task whose worker died (kill -9, power cut) is delivered again after this long
+            "visibility_timeout": settings.ops.task_visibility_timeout_s,
+            # how often a worker sweeps for such tasks: kombu's default (every 100 s) unless the timeout is short
+            "unacked_restore_interval": restore_every,
+            "unacked_restore_throttle": max(
+                1, min(10, int(settings.ops.task_visibility_timeout_s / (4 * restore_every)))
+            ),
+            "socket_connect_timeout": settings.ops.outbound_timeout_s,
+        },
+        broker_connection_timeout=settings.ops.outbound_timeout_s,
+        # a producer whose broker is down learns it within ~2 s (and keeps the work, e.g. in an EventSpool)
+        task_publish_retry_policy={"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+        result_backend_transport_options={
+            "retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+        },
+        redis_socket_connect_timeout=settings.ops.outbound_timeout_s,
+        redis_socket_timeout=max(settings.ops.outbound_timeout_s, 30.0),
         worker_hijack_root_logger=False,
         timezone="UTC",
         beat_schedule={

@@ -89,9 +89,12 @@ def cityeye_env(data_dir: Path, redis_url: str | None = None, **extra: str) -> d
 
 @contextmanager
 def cityeye_worker(
-    data_dir: Path, redis_url: str, *args: str, log: Path | None = None, **env: str
+    data_dir: Path, redis_url: str, *args: str, log: Path | None = None, new_session: bool = False, **env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `cityeye worker` process; killed (SIGKILL) at exit if it is still running."""
+    """A real `cityeye worker` process; killed (SIGKILL) at exit if it is still running.
+
+    `new_session`: the worker and its pool processes get their own process group, so a test can kill them all
+    at once (`os.killpg(proc.pid, SIGKILL)`), as a power cut would."""
     data_dir.mkdir(parents=True, exist_ok=True)
     out = open(log or data_dir / "worker.log", "ab")  # noqa: SIM115  (closed below)
     proc = subprocess.Popen(
@@ -100,10 +103,16 @@ def cityeye_worker(
         stdout=out,
         stderr=subprocess.STDOUT,
         cwd=REPO,
+        start_new_session=new_session,
     )
     try:
         yield proc
     finally:
+        if new_session:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the pool processes too
+            except ProcessLookupError:
+                pass
         if proc.poll() is None:
             proc.terminate()
             try:

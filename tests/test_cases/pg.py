@@ -56,6 +56,10 @@ class PostgresCluster:
     def start(self) -> None:
         self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--no-sync")  # fmt: skip
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server of an initialised cluster (after `pause`)."""
         opts = (
             f"-c listen_addresses='' -c port={self.port} -c unix_socket_directories={self.root} -c max_connections=200"
         )
@@ -63,6 +67,10 @@ class PostgresCluster:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
                   "-w", "start")  # fmt: skip
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (an outage; `resume` ends it). Open connections are cut."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from api.middleware import SlidingWindow
 from cases.lifecycle import Role
 from cases.orm import AuditEntry
+from cityeye.config import AuthSettings, Settings
 
 from ..test_cases.factories import make_event
 from .conftest import AppFactory
@@ -135,3 +136,26 @@ def test_the_static_check_sees_a_call_without_timeout(tmp_path: Path) -> None:
     tree = ast.parse("import httpx\nhttpx.get('http://x')\nhttpx.Client(timeout=3)\n")
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _dotted(n.func) in OUTBOUND]
     assert [any(k.arg == "timeout" for k in c.keywords) for c in calls] == [False, True]
+
+
+def test_a_database_that_does_not_answer_is_503_with_retry_after(make_client: AppFactory, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from cases.db import session_factory
+    from cases.service import CaseService
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be")
+    with make_client(Settings(data_dir=tmp_path / "d", auth=AuthSettings(open_read=True))) as client:
+        app_service = client.app.state.case_service  # type: ignore[attr-defined]
+        engine = create_engine(f"sqlite:///{blocker / 'cityeye.db'}")
+        client.app.state.case_service = CaseService(  # type: ignore[attr-defined]
+            session_factory(engine), app_service.settings, app_service.taxonomy
+        )
+        try:
+            r = client.get("/cases")
+        finally:
+            client.app.state.case_service = app_service  # type: ignore[attr-defined]
+            engine.dispose()
+    assert r.status_code == 503
+    assert r.json() == {"detail": "database unavailable; retry later"} and r.headers["retry-after"] == "5"
