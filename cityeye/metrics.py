@@ -16,6 +16,7 @@ Workers that run in other processes expose their own metrics with `serve_metrics
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -148,8 +149,15 @@ def exposition() -> tuple[bytes, str]:
 
 
 def serve_metrics(port: int, addr: str = "127.0.0.1") -> None:
-    """Expose this process's metrics on http://addr:port/metrics (workers that run outside the API)."""
-    from prometheus_client import start_http_server
+    """Expose this process's metrics on http://addr:port/metrics (workers that run outside the API).
 
-    start_http_server(port, addr=addr)
+    With `PROMETHEUS_MULTIPROC_DIR` set (`cityeye worker --metrics-port`, whose tasks run in forked pool
+    processes) it serves the sum over every process that wrote there."""
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(port, addr=addr, registry=registry)
     log.info("metrics on http://%s:%d/metrics", addr, port)

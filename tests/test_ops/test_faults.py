@@ -277,3 +277,24 @@ def test_disk_full_in_the_data_dir_is_one_clear_error_and_corrupts_nothing(small
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
     assert len(table_rows(engine)["cases"]) > len(before["cases"])
     engine.dispose()
+
+
+def test_a_worker_serves_the_metrics_of_its_pool_processes(redis: RedisServer, tmp_path: Path) -> None:
+    import httpx
+
+    from tests.servers import free_port
+
+    port, log = free_port(), tmp_path / "w.log"
+    data, db = tmp_path / "worker", tmp_path / "worker" / "cityeye.db"
+    with cityeye_worker(data, redis.url, "--metrics-port", str(port), log=log):
+        wait_for("worker", worker_ready(log), 90)
+        app = celery_client(redis.url, tmp_path)
+        batch = [event_to_json(e) for e in events(7, "m")]
+        app.send_task(TASK_NAME, args=[batch])
+        app.send_task(TASK_NAME, args=[batch[:3]])  # delivered again: duplicates
+        wait_for("both tasks", lambda: log.read_bytes().count(b"succeeded") >= 2, 60, every=0.2)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert sqlite_counts(db) == (7, 7, 7)
+    assert 'cityeye_events_ingested_total{result="created"} 7.0' in text
+    assert 'cityeye_events_ingested_total{result="duplicate"} 3.0' in text
+    assert 'cityeye_tasks_total{outcome="success",task="cases.ingest_events"} 2.0' in text
