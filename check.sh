@@ -6,7 +6,9 @@ cd "$(dirname "$0")"
 
 # Debian packages the test-suite uses (servers are started by the tests themselves, on loopback only)
 # chromium + chromium-driver: the console's browser tests; fonts-wqy-microhei: Chinese labels in their screenshots
-APT_PACKAGES=(ffmpeg postgresql redis-server chromium chromium-driver fonts-wqy-microhei)
+# python3-gi + gir1.2-gst-rtsp-server-1.0 + gstreamer1.0-plugins-*: the real RTSP server of the stream tests (system python3)
+APT_PACKAGES=(ffmpeg postgresql redis-server chromium chromium-driver fonts-wqy-microhei
+  python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done

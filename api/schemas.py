@@ -83,6 +83,7 @@ class ObservationPublic(_FromRow):
     model_version: str
     uri: str
     created_at: datetime
+    tracker_id: int | None = Field(default=None, description="the camera track that raised the event (streams)")
 
 
 class EvidencePublic(_FromRow):

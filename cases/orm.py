@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -146,6 +147,7 @@ class Observation(Base):
     model_version: Mapped[str] = mapped_column(String(128))
     uri: Mapped[str] = mapped_column(String(2048), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    tracker_id: Mapped[int | None] = mapped_column(Integer)  # the camera track that raised the event
 
     case: Mapped[Case] = relationship(back_populates="observations", lazy="raise_on_sql")
 
@@ -237,3 +239,28 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class CameraRow(Base):
+    """A street camera `cityeye streams` watches: its validated `inference.streams.config.CameraConfig` as JSON."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CameraStatusRow(Base):
+    """The last status a stream worker reported for a camera (state, fps, reconnects, last error, ...)."""
+
+    __tablename__ = "camera_status"
+
+    camera_id: Mapped[str] = mapped_column(String(64), ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    status: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

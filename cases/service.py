@@ -1081,6 +1081,7 @@ def _observation_values(case_id: int, event: Event) -> dict[str, Any]:
         "model_version": event.model_version,
         "uri": event.uri,
         "created_at": datetime.now(UTC),
+        "tracker_id": event.tracker_id,
     }
 
 

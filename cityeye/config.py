@@ -202,6 +202,40 @@ class ConsoleSettings(_Strict):
     )
 
 
+class StreamSettings(_Strict):
+    """`cityeye streams`: camera decoding, batching, tracking and (scale-out) Redis leases."""
+
+    buffer_frames: int = Field(default=2, ge=1, le=100, description="decoded frames kept per camera (drop-oldest)")
+    batch_wait_s: float = Field(
+        default=0.05, gt=0, le=5, description="a round waits this long for the first new frame of any camera"
+    )
+    reconnect_min_s: float = Field(default=0.5, gt=0, le=600, description="first reconnect delay (doubles, jitter)")
+    reconnect_max_s: float = Field(default=30.0, gt=0, le=3600, description="longest reconnect delay")
+    stall_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="watchdog: a decoder without a frame this long is restarted"
+    )
+    open_timeout_s: float = Field(default=10.0, gt=0, le=600, description="time to open a stream")
+    track_buffer_s: float = Field(default=30.0, gt=0, le=3600, description="ByteTrack keeps a lost track this long")
+    reassociate_iou: float = Field(
+        default=0.5, gt=0, lt=1, description="a new track over a remembered stationary box takes its id back"
+    )
+    stationary_memory_s: float = Field(
+        default=600.0, gt=0, le=86_400, description="how long a vanished object's box is remembered"
+    )
+    cameras_refresh_s: float = Field(default=5.0, gt=0, le=3600, description="how often the camera table is re-read")
+    status_interval_s: float = Field(default=2.0, gt=0, le=600, description="how often camera status is stored")
+    snapshot_interval_s: float = Field(
+        default=5.0, gt=0, le=3600, description="how often each camera's latest snapshot is written"
+    )
+    lease_ttl_s: float = Field(
+        default=10.0, gt=0, le=3600, description="scale-out: a dead worker's cameras move after this long"
+    )
+    heartbeat_s: float = Field(default=2.0, gt=0, le=600, description="scale-out: lease renewal interval")
+    reload_check_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="how often the worker checks for a new production model"
+    )
+
+
 class Settings(BaseSettings):
     """cityeye configuration. Precedence: init args > env vars > YAML file > defaults."""
 
@@ -222,6 +256,7 @@ class Settings(BaseSettings):
     push: PushSettings = Field(default_factory=PushSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    streams: StreamSettings = Field(default_factory=StreamSettings)
 
     @classmethod
     def settings_customise_sources(

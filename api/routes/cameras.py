@@ -1,0 +1,127 @@
+"""`/cameras`: the street cameras `cityeye streams` watches — CRUD (admin), status and latest snapshot.
+
+A camera body is `inference.streams.config.CameraConfig`: unknown keys, a URL scheme other than rtsp(s),
+http(s), file or device, polygons with fewer than 3 points and degenerate homographies are 422 with the
+field named. Reads never show URL credentials (user:password is removed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from api.auth import ActorDep, ReaderDep
+from api.deps import ServiceDep, SettingsDep
+from cases.errors import PermissionDenied
+from cases.lifecycle import Actor, Role
+from inference.streams.config import CameraConfig
+from inference.streams.runner import snapshot_path
+from inference.streams.store import CameraExists, CameraNotFound, CameraStore, StoredCamera
+
+router = APIRouter(prefix="/cameras", tags=["cameras"])
+
+WRITE_ROLES = frozenset({Role.ADMIN})
+CameraId = Annotated[str, Path(max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class CameraOut(BaseModel):
+    config: CameraConfig
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    status: dict[str, Any] | None = None
+
+
+def _store(service: ServiceDep) -> CameraStore:
+    return CameraStore(service.sessions)
+
+
+def _out(cam: StoredCamera, st: dict[str, Any] | None) -> CameraOut:
+    cfg = cam.config.model_copy(update={"url": cam.config.safe_url})
+    return CameraOut(config=cfg, version=cam.version, created_at=cam.created_at, updated_at=cam.updated_at, status=st)
+
+
+def _may_write(actor: Actor) -> None:
+    if actor.role not in WRITE_ROLES:
+        raise PermissionDenied(f"changing cameras needs role admin; key {actor.name!r} has role {actor.role.value}")
+
+
+def _get(store: CameraStore, camera_id: str) -> StoredCamera:
+    try:
+        return store.get(camera_id)
+    except CameraNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+@router.get("", response_model=list[CameraOut])
+def list_cameras(service: ServiceDep, _reader: ReaderDep) -> list[CameraOut]:
+    """Every camera with the status its worker last reported (null: no worker has run it yet)."""
+    store = _store(service)
+    statuses = store.statuses()
+    return [_out(c, statuses.get(c.config.id)) for c in store.list()]
+
+
+@router.post("", response_model=CameraOut, status_code=status.HTTP_201_CREATED)
+def create_camera(body: CameraConfig, service: ServiceDep, actor: ActorDep) -> CameraOut:
+    """Add a camera (admin). 409 if the id exists. Workers pick it up within `streams.cameras_refresh_s`."""
+    _may_write(actor)
+    try:
+        return _out(_store(service).create(body), None)
+    except CameraExists as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.get("/{camera_id}", response_model=CameraOut)
+def get_camera(camera_id: CameraId, service: ServiceDep, _reader: ReaderDep) -> CameraOut:
+    store = _store(service)
+    return _out(_get(store, camera_id), store.status(camera_id))
+
+
+@router.put("/{camera_id}", response_model=CameraOut)
+def replace_camera(camera_id: CameraId, body: CameraConfig, service: ServiceDep, actor: ActorDep) -> CameraOut:
+    """Replace a camera's configuration (admin); its worker restarts it with the new one."""
+    _may_write(actor)
+    if body.id != camera_id:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"body id {body.id!r} differs from the path's {camera_id!r}"
+        )
+    store = _store(service)
+    try:
+        cam = store.replace(body)
+    except CameraNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return _out(cam, store.status(camera_id))
+
+
+@router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_camera(camera_id: CameraId, service: ServiceDep, actor: ActorDep) -> Response:
+    """Remove a camera (admin); its worker stops it. Its cases stay."""
+    _may_write(actor)
+    try:
+        _store(service).delete(camera_id)
+    except CameraNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{camera_id}/status")
+def camera_status(camera_id: CameraId, service: ServiceDep, _reader: ReaderDep) -> dict[str, Any]:
+    """state (connecting | streaming | reconnecting | stopped | ended), fps, frames, last_frame_at,
+    reconnects, watchdog_restarts, last_error, events, worker, reported_at."""
+    store = _store(service)
+    _get(store, camera_id)
+    return store.status(camera_id) or {"state": "never reported"}
+
+
+@router.get("/{camera_id}/snapshot", response_class=FileResponse)
+def camera_snapshot(camera_id: CameraId, service: ServiceDep, settings: SettingsDep, _reader: ReaderDep) -> Any:
+    """The camera's latest analysed frame with its tracked detections drawn (JPEG)."""
+    _get(_store(service), camera_id)
+    path = snapshot_path(settings.data_dir, camera_id)
+    if not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id!r} has no snapshot yet")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,292 @@
+"""The stream runner: the latest frame of every camera → one batched detector call → per-camera tracking and
+rules → events → the sink (the case service), and the status of every camera.
+
+One `Detector` serves all cameras of a worker; each round takes the newest frame of each camera that has a
+new one (older frames were already dropped by the sources) and runs them as one batch, so N cameras cost
+one forward pass instead of N. `DetectorHolder` lets the model be swapped between rounds (live reload).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from cityeye.config import StreamSettings
+from inference.detections import Detections
+from inference.event import Event
+from inference.frame import Frame
+from inference.streams.config import CameraConfig
+from inference.streams.geo import CameraGeo
+from inference.streams.rules import CameraRules
+from inference.streams.source import CameraSource, SourceOptions, SourceStatus
+from inference.streams.tracking import StationaryTracker
+from inference.streams.zones import Zones
+from models.taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+
+class DetectorLike(Protocol):
+    @property
+    def version(self) -> str: ...
+
+    def predict(self, frames: Sequence[Frame]) -> list[Detections]: ...
+
+
+class DetectorHolder:
+    """The worker's current detector. `get()` per round; `swap()` / `maybe_reload()` replace it between rounds.
+
+    `maybe_reload()` (called by the worker every round, cheap) asks `loader_check` at most every
+    `check_every_s` whether another model should be served (e.g. the registry's production version changed)
+    and, if so, loads it with `loader` and swaps it in; a failed load keeps the current model.
+    """
+
+    def __init__(
+        self,
+        detector: DetectorLike,
+        loader: Callable[[], DetectorLike] | None = None,
+        wanted_version: Callable[[], str | None] | None = None,
+        check_every_s: float = 60.0,
+    ):
+        self._detector = detector
+        self._loader = loader
+        self._wanted = wanted_version
+        self.check_every_s = check_every_s
+        self._next_check = time.monotonic() + check_every_s
+        self._lock = threading.Lock()
+        self.reloads = 0
+
+    def get(self) -> DetectorLike:
+        with self._lock:
+            return self._detector
+
+    def swap(self, detector: DetectorLike) -> None:
+        with self._lock:
+            old, self._detector = self._detector, detector
+        if old.version != detector.version:
+            log.info("detector swapped: %s -> %s", old.version, detector.version)
+        self.reloads += 1
+
+    def maybe_reload(self) -> bool:
+        if self._loader is None or self._wanted is None or time.monotonic() < self._next_check:
+            return False
+        self._next_check = time.monotonic() + self.check_every_s
+        try:
+            wanted = self._wanted()
+            if wanted is None or wanted == self.get().version:
+                return False
+            self.swap(self._loader())
+            return True
+        except Exception as exc:  # a broken new model must not stop the cameras
+            log.error("detector reload failed, keeping %s: %s", self.get().version, exc)
+            return False
+
+
+@dataclass
+class CameraPipeline:
+    """Everything one camera keeps between frames."""
+
+    config: CameraConfig
+    source: CameraSource
+    tracker: StationaryTracker
+    rules: CameraRules
+    zones: Zones
+    events: int = 0
+    last_frame: Frame | None = None
+    last_detections: Detections | None = None
+    last_event_at: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _digest(cfg: CameraConfig) -> str:
+    return cfg.model_dump_json()
+
+
+class StreamRunner:
+    """Runs the cameras it is given (`set_cameras`) through one detector; `step()` is one batched round."""
+
+    def __init__(
+        self,
+        holder: DetectorHolder,
+        taxonomy: Taxonomy,
+        sink: Callable[[list[Event]], Any],
+        settings: StreamSettings,
+    ):
+        self.holder = holder
+        self.taxonomy = taxonomy
+        self.sink = sink
+        self.settings = settings
+        self._cams: dict[str, CameraPipeline] = {}
+        self._digests: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.rounds = 0
+        self.frames = 0
+        self.on_events: list[Callable[[list[Event], list[Frame]], None]] = []
+
+    # ---- cameras ---------------------------------------------------------------------------------------
+    def _pipeline(self, cfg: CameraConfig) -> CameraPipeline:
+        s = self.settings
+        opts = SourceOptions(
+            fps=cfg.fps,
+            buffer=s.buffer_frames,
+            rtsp_transport=cfg.rtsp_transport,
+            loop=cfg.loop,
+            reconnect_min_s=s.reconnect_min_s,
+            reconnect_max_s=s.reconnect_max_s,
+            stall_timeout_s=s.stall_timeout_s,
+            open_timeout_s=s.open_timeout_s,
+        )
+        tracker = StationaryTracker(
+            fps=cfg.fps,
+            track_buffer_s=s.track_buffer_s,
+            reassociate_iou=s.reassociate_iou,
+            memory_s=s.stationary_memory_s,
+            high_thresh=cfg.rules.min_confidence,
+            low_thresh=min(0.1, cfg.rules.min_confidence),
+        )
+        return CameraPipeline(
+            config=cfg,
+            source=CameraSource(cfg.id, cfg.url, opts),
+            tracker=tracker,
+            rules=CameraRules(cfg, self.taxonomy, CameraGeo(cfg.geo)),
+            zones=Zones(cfg.zones),
+        )
+
+    def set_cameras(self, configs: Sequence[CameraConfig]) -> None:
+        """Run exactly these cameras: start new ones, stop removed ones, restart changed ones."""
+        wanted = {c.id: c for c in configs if c.enabled}
+        with self._lock:
+            for cid in list(self._cams):
+                if cid not in wanted or self._digests[cid] != _digest(wanted[cid]):
+                    self._cams.pop(cid).source.stop(timeout=0.5)
+                    self._digests.pop(cid, None)
+                    log.info("camera %s stopped", cid)
+            for cid, cfg in wanted.items():
+                if cid not in self._cams:
+                    pipe = self._pipeline(cfg)
+                    self._cams[cid] = pipe
+                    self._digests[cid] = _digest(cfg)
+                    pipe.source.start()
+                    log.info("camera %s started (%s)", cid, cfg.safe_url)
+
+    @property
+    def camera_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._cams)
+
+    def pipelines(self) -> list[CameraPipeline]:
+        with self._lock:
+            return list(self._cams.values())
+
+    def stop(self) -> None:
+        self.set_cameras([])
+
+    def watchdog(self) -> None:
+        for pipe in self.pipelines():
+            pipe.source.check()
+
+    # ---- one round -------------------------------------------------------------------------------------
+    def collect(self, wait_s: float) -> list[tuple[CameraPipeline, Frame]]:
+        """The newest frame of each camera that has one; waits up to wait_s for the first to arrive."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            got = [(p, f) for p in self.pipelines() if (f := p.source.latest()) is not None]
+            if got or time.monotonic() >= deadline:
+                return got
+            time.sleep(min(0.01, max(0.0, deadline - time.monotonic())))
+
+    def step(self, wait_s: float | None = None) -> int:
+        """One round: collect → one predict → track/rules per camera → sink. Returns the frames processed."""
+        self.holder.maybe_reload()
+        batch = self.collect(self.settings.batch_wait_s if wait_s is None else wait_s)
+        if not batch:
+            return 0
+        detector = self.holder.get()
+        frames = [f for _, f in batch]
+        results = detector.predict(frames)
+        events: list[Event] = []
+        for (pipe, frame), dets in zip(batch, results, strict=True):
+            events.extend(self.process(pipe, frame, dets, detector.version))
+        self.rounds += 1
+        self.frames += len(frames)
+        if events:
+            self.sink(events)
+            for cb in self.on_events:
+                cb(events, frames)
+        return len(frames)
+
+    def process(self, pipe: CameraPipeline, frame: Frame, dets: Detections, version: str) -> list[Event]:
+        keep = dets.confidence >= pipe.config.rules.min_confidence
+        dets = pipe.zones.unmasked(dets[keep] if not keep.all() else dets)
+        tracked = pipe.tracker.update(dets, frame.timestamp)
+        pipe.last_frame, pipe.last_detections = frame, tracked
+        events = pipe.rules.update(frame, tracked, version)
+        if events:
+            pipe.events += len(events)
+            pipe.last_event_at = frame.timestamp
+            for e in events:
+                log.info(
+                    "camera %s: %s event (track %s, %.2f) %s",
+                    pipe.config.id,
+                    e.category,
+                    e.tracker_id,
+                    e.confidence,
+                    e.event_id,
+                )
+        return events
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self.step()
+
+    # ---- status ----------------------------------------------------------------------------------------
+    def status(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for pipe in self.pipelines():
+            s: SourceStatus = pipe.source.status()
+            d = s.as_dict()
+            d["events"] = pipe.events
+            d["last_event_at"] = pipe.last_event_at.isoformat() if pipe.last_event_at else None
+            d["url"] = pipe.config.safe_url
+            out[pipe.config.id] = d
+        return out
+
+
+_RUNNERS: list[StreamRunner] = []
+_RUNNERS_LOCK = threading.Lock()
+
+
+def register(runner: StreamRunner) -> None:
+    with _RUNNERS_LOCK:
+        _RUNNERS.append(runner)
+
+
+def unregister(runner: StreamRunner) -> None:
+    with _RUNNERS_LOCK:
+        if runner in _RUNNERS:
+            _RUNNERS.remove(runner)
+
+
+def camera_status() -> dict[str, dict[str, Any]]:
+    """Status of every camera this process runs (for /metrics): id → state, fps, frames, last_frame_at,
+    reconnects, watchdog_restarts, last_error, events."""
+    out: dict[str, dict[str, Any]] = {}
+    with _RUNNERS_LOCK:
+        runners = list(_RUNNERS)
+    for r in runners:
+        out.update(r.status())
+    return out
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def snapshot_path(data_dir: Path, camera_id: str) -> Path:
+    return data_dir / "cameras" / camera_id / "latest.jpg"

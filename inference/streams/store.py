@@ -1,0 +1,198 @@
+"""Camera storage: the `cameras` table (one validated `CameraConfig` per row) and `camera_status` (what the
+worker running a camera last reported); the latest snapshot of each camera is a JPEG under the data dir.
+
+A YAML file of cameras (`cityeye cameras import FILE`) is validated as a whole before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cases.orm import CameraRow, CameraStatusRow
+from cityeye.config import format_errors
+from inference.streams.config import CameraConfig
+
+
+class CameraNotFound(LookupError):
+    pass
+
+
+class CameraExists(ValueError):
+    pass
+
+
+class CameraConfigError(ValueError):
+    """Invalid camera configuration; `errors` holds one `path: message` line per problem."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+@dataclass(frozen=True)
+class StoredCamera:
+    config: CameraConfig
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def parse_camera(data: Any, where: str = "") -> CameraConfig:
+    try:
+        return CameraConfig.model_validate(data)
+    except ValidationError as exc:
+        raise CameraConfigError([f"{where}{line}" for line in format_errors(exc, CameraConfig)]) from None
+
+
+def load_cameras_file(path: Path) -> list[CameraConfig]:
+    """`cameras: [ {id, url, ...}, ... ]` (or a bare list) from a YAML file, all validated, ids unique."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CameraConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CameraConfigError([f"{path}: not valid YAML ({str(exc).splitlines()[0]})"]) from None
+    items = data.get("cameras") if isinstance(data, dict) and set(data) == {"cameras"} else data
+    if not isinstance(items, list):
+        raise CameraConfigError([f"{path}: expected a list of cameras (or a mapping with only 'cameras')"])
+    cams, errors = [], []
+    for i, item in enumerate(items):
+        try:
+            cams.append(parse_camera(item, f"{path}: cameras[{i}]."))
+        except CameraConfigError as exc:
+            errors.extend(exc.errors)
+    ids = [c.id for c in cams]
+    errors += [f"{path}: camera id {d!r} appears more than once" for d in sorted({i for i in ids if ids.count(i) > 1})]
+    if errors:
+        raise CameraConfigError(errors)
+    return cams
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CameraStore:
+    def __init__(self, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+
+    @staticmethod
+    def _stored(row: CameraRow) -> StoredCamera:
+        return StoredCamera(CameraConfig.model_validate(row.config), row.version, row.created_at, row.updated_at)
+
+    def list(self, enabled_only: bool = False) -> list[StoredCamera]:
+        with self._sessions() as s:
+            q = select(CameraRow).order_by(CameraRow.id)
+            if enabled_only:
+                q = q.where(CameraRow.enabled.is_(True))
+            return [self._stored(r) for r in s.scalars(q)]
+
+    def get(self, camera_id: str) -> StoredCamera:
+        with self._sessions() as s:
+            row = s.get(CameraRow, camera_id)
+            if row is None:
+                raise CameraNotFound(f"camera {camera_id!r} not found")
+            return self._stored(row)
+
+    def create(self, cfg: CameraConfig) -> StoredCamera:
+        now = _now()
+        with self._sessions() as s:
+            if s.get(CameraRow, cfg.id) is not None:
+                raise CameraExists(f"camera {cfg.id!r} already exists")
+            row = CameraRow(
+                id=cfg.id,
+                config=cfg.model_dump(mode="json"),
+                enabled=cfg.enabled,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(row)
+            try:
+                s.commit()
+            except IntegrityError:
+                raise CameraExists(f"camera {cfg.id!r} already exists") from None
+            return self._stored(row)
+
+    def replace(self, cfg: CameraConfig) -> StoredCamera:
+        with self._sessions() as s:
+            row = s.get(CameraRow, cfg.id)
+            if row is None:
+                raise CameraNotFound(f"camera {cfg.id!r} not found")
+            row.config = cfg.model_dump(mode="json")
+            row.enabled = cfg.enabled
+            row.version += 1
+            row.updated_at = _now()
+            s.commit()
+            return self._stored(row)
+
+    def upsert(self, cfg: CameraConfig) -> tuple[StoredCamera, bool]:
+        try:
+            return self.create(cfg), True
+        except CameraExists:
+            return self.replace(cfg), False
+
+    def delete(self, camera_id: str) -> None:
+        with self._sessions() as s:
+            row = s.get(CameraRow, camera_id)
+            if row is None:
+                raise CameraNotFound(f"camera {camera_id!r} not found")
+            s.execute(delete(CameraStatusRow).where(CameraStatusRow.camera_id == camera_id))
+            s.delete(row)
+            s.commit()
+
+    # ---- status ----------------------------------------------------------------------------------------
+    def write_status(self, worker: str, statuses: dict[str, dict[str, Any]]) -> None:
+        """Store the status of the cameras `worker` runs (cameras deleted meanwhile are skipped)."""
+        if not statuses:
+            return
+        now = _now()
+        with self._sessions() as s:
+            known = set(s.scalars(select(CameraRow.id).where(CameraRow.id.in_(list(statuses)))))
+            for cid, st in statuses.items():
+                if cid not in known:
+                    continue
+                row = s.get(CameraStatusRow, cid)
+                if row is None:
+                    s.add(CameraStatusRow(camera_id=cid, worker=worker, state=st["state"], status=st, updated_at=now))
+                else:
+                    row.worker, row.state, row.status, row.updated_at = worker, st["state"], st, now
+            s.commit()
+
+    def status(self, camera_id: str) -> dict[str, Any] | None:
+        with self._sessions() as s:
+            row = s.get(CameraStatusRow, camera_id)
+            if row is None:
+                return None
+            return {**row.status, "worker": row.worker, "reported_at": row.updated_at.isoformat()}
+
+    def statuses(self) -> dict[str, dict[str, Any]]:
+        with self._sessions() as s:
+            return {
+                r.camera_id: {**r.status, "worker": r.worker, "reported_at": r.updated_at.isoformat()}
+                for r in s.scalars(select(CameraStatusRow))
+            }
+
+
+def write_snapshot(path: Path, jpeg: bytes) -> None:
+    """Atomically replace the snapshot file (readers never see half a JPEG)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snap-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(jpeg)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
