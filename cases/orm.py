@@ -264,3 +264,83 @@ class CameraStatusRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     status: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---- drone surveys (migration 0006; the store is cases/surveys.py) -------------------------------------------
+class Survey(Base):
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    flight: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    status: Mapped[str] = mapped_column(String(16), default="created")
+    files_total: Mapped[int] = mapped_column(Integer, default=0)
+    files_done: Mapped[int] = mapped_column(Integer, default=0)
+    percent: Mapped[float] = mapped_column(Float, default=0.0)
+    current_file: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    findings_count: Mapped[int] = mapped_column(Integer, default=0)
+    cases_created: Mapped[int] = mapped_column(Integer, default=0)
+    cases_merged: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class SurveyFile(Base):
+    """One uploaded media file; `sha256` is unique within a survey, which makes re-uploads idempotent."""
+
+    __tablename__ = "survey_files"
+    __table_args__ = (UniqueConstraint("survey_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # jpeg | png | tiff | mp4 | srt | csv
+    path: Mapped[str] = mapped_column(String(1024))  # relative to the data dir
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | error
+    error: Mapped[str | None] = mapped_column(Text)
+    detections: Mapped[int] = mapped_column(Integer, default=0)
+    findings: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyFinding(Base):
+    """Something a survey found: a detection (`kind="detection"`) or a new structure (`kind="change"`)."""
+
+    __tablename__ = "survey_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("survey_files.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    class_name: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+    frame: Mapped[int] = mapped_column(Integer, default=0)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    permit: Mapped[str | None] = mapped_column(String(200))  # the permit that covers it (change findings)
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Permit(Base):
+    """A permitted building site of an area: one polygon ring of [lon, lat] (WGS84)."""
+
+    __tablename__ = "permits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    area: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    ring: Mapped[list[list[float]]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

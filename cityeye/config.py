@@ -236,6 +236,33 @@ class StreamSettings(_Strict):
     )
 
 
+class SurveySettings(_Strict):
+    """Drone surveys: upload limits, sliced inference, geo-location defaults, change detection."""
+
+    max_file_mb: int = Field(default=2048, ge=1, le=1_048_576, description="largest single survey file in MiB")
+    zip_max_members: int = Field(default=10_000, ge=1, le=1_000_000, description="most entries a zip may hold")
+    zip_max_total_mb: int = Field(
+        default=20_480, ge=1, le=1_048_576, description="most MiB a zip may expand to (counted while extracting)"
+    )
+    zip_max_ratio: float = Field(
+        default=100.0, ge=2, le=100_000, description="a zip member expanding more than this many times is a zip bomb"
+    )
+    tile_size: int = Field(default=640, ge=32, le=4096, description="sliced inference: tile side in pixels")
+    tile_overlap: float = Field(default=0.2, ge=0, lt=0.9, description="sliced inference: overlap of neighbours")
+    full_image: bool = Field(default=True, description="sliced inference: also one pass over the whole image")
+    sensor_width_mm: float | None = Field(
+        default=None, gt=0, le=100, description="camera sensor width, when photos lack FocalLengthIn35mmFilm"
+    )
+    change_diff: float = Field(
+        default=30.0, gt=0, le=255, description="change detection: colour difference (CIELAB) that counts as changed"
+    )
+    change_min_area_m2: float = Field(default=6.0, gt=0, description="smallest new structure, square metres")
+    change_max_area_m2: float = Field(default=5000.0, gt=0, description="largest new structure, square metres")
+    change_min_rectangularity: float = Field(
+        default=0.85, gt=0, le=1, description="structure test: area / area of its rotated bounding rectangle"
+    )
+
+
 class Settings(BaseSettings):
     """cityeye configuration. Precedence: init args > env vars > YAML file > defaults."""
 
@@ -257,6 +284,7 @@ class Settings(BaseSettings):
     ops: OpsSettings = Field(default_factory=OpsSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     streams: StreamSettings = Field(default_factory=StreamSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)
 
     @classmethod
     def settings_customise_sources(
