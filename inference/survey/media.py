@@ -1,0 +1,126 @@
+"""Survey media → pixels + where they are: photos (EXIF/XMP pose), GeoTIFF orthomosaics (transform + CRS),
+plain TIFF/PNG/JPEG without metadata (no position), videos (frames, no position without a flight log)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from inference.sources import MAX_PIXELS, MediaError, read_image
+from inference.survey.geo import CameraPose, GeoError, RasterGeo
+from inference.survey.metadata import read_photo_meta
+
+
+@dataclass(frozen=True)
+class Located:
+    """A decoded survey image and how to place its pixels: `pose` (photo) or `raster` (ortho), or neither
+    (`geo_note` says why)."""
+
+    image: np.ndarray
+    pose: CameraPose | None = None
+    raster: RasterGeo | None = None
+    taken_at: datetime | None = None
+    geo_note: str = ""
+
+    def locate(self, boxes: np.ndarray) -> np.ndarray:
+        """(N, 4) xyxy boxes → (N, 2) (lat, lon) of the point on the ground each stands on; NaN if unknown.
+
+        Nadir photos and orthos: the box centre. Tilted photos: the middle of the box's bottom edge (where an
+        object meets the ground, so its height does not push it away from the camera)."""
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        cx = (boxes[:, 0] + boxes[:, 2]) / 2
+        cy = (boxes[:, 1] + boxes[:, 3]) / 2
+        if self.raster is not None:
+            return self.raster.pixels_to_wgs84(np.column_stack([cx, cy]))
+        if self.pose is not None:
+            v = cy if self.pose.nadir else boxes[:, 3]
+            return self.pose.pixels_to_wgs84(np.column_stack([cx, v]))
+        return np.full((len(boxes), 2), np.nan)
+
+    def gsd_m(self) -> float | None:
+        if self.raster is not None:
+            return self.raster.gsd_m()
+        if self.pose is not None:
+            return self.pose.gsd_m()
+        return None
+
+    def footprint(self) -> np.ndarray | None:
+        """(4, 2) (lat, lon) of the image corners on the ground (NaN rows past the horizon), None if unplaced."""
+        h, w = self.image.shape[:2]
+        corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64)
+        if self.raster is not None:
+            return self.raster.pixels_to_wgs84(corners)
+        if self.pose is not None:
+            return self.pose.pixels_to_wgs84(corners)
+        return None
+
+
+def read_geotiff(path: Path) -> tuple[np.ndarray, RasterGeo] | None:
+    """(BGR image, georeference) of a GeoTIFF; None for a TIFF without georeferencing (a plain image).
+
+    Raises `MediaError` for a TIFF with a transform but no CRS (positions would be meaningless) or bad bands."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as ds:
+                georef = not ds.transform.is_identity or bool(ds.gcps[0])
+                if not georef and ds.crs is None:
+                    return None
+                if ds.crs is None:
+                    raise MediaError(
+                        f"{path.name}: GeoTIFF has a geotransform but an unknown CRS (no EPSG code or WKT); "
+                        "export it with its coordinate reference system"
+                    )
+                if ds.transform.is_identity:
+                    raise MediaError(f"{path.name}: GeoTIFF has a CRS but no geotransform (ground control points only)")
+                if ds.width * ds.height > MAX_PIXELS:
+                    raise MediaError(f"{path.name}: orthomosaic too large ({ds.width}×{ds.height}); split it in tiles")
+                if ds.count < 3 and ds.count != 1:
+                    raise MediaError(f"{path.name}: GeoTIFF has {ds.count} bands; expected 1 (grey) or 3-4 (RGB[A])")
+                bands = ds.read([1, 2, 3] if ds.count >= 3 else [1])
+                crs = ds.crs.to_wkt()
+                t = ds.transform
+    except MediaError:
+        raise
+    except (RasterioError, OSError, ValueError) as exc:
+        raise MediaError(f"{path.name}: unreadable TIFF ({exc})") from exc
+    if bands.dtype != np.uint8:
+        lo, hi = float(np.nanmin(bands)), float(np.nanmax(bands))
+        bands = ((bands.astype(np.float64) - lo) / max(hi - lo, 1e-9) * 255).clip(0, 255).astype(np.uint8)
+    rgb = np.repeat(bands, 3, axis=0) if bands.shape[0] == 1 else bands
+    bgr = np.ascontiguousarray(rgb[::-1].transpose(1, 2, 0))
+    return bgr, RasterGeo((t.a, t.b, t.c, t.d, t.e, t.f), crs)
+
+
+def load(
+    path: Path,
+    kind: str,
+    ground_alt_m: float | None = None,
+    height_m: float | None = None,
+    sensor_width_mm: float | None = None,
+) -> Located:
+    """Decode one survey image and place it; `MediaError` when the file itself is bad."""
+    if kind == "tiff":
+        geotiff = read_geotiff(path)
+        if geotiff is not None:
+            return Located(image=geotiff[0], raster=geotiff[1])
+    image = read_image(path)
+    try:
+        meta = read_photo_meta(path)
+    except OSError as exc:
+        return Located(image=image, geo_note=f"no position: unreadable metadata ({exc})")
+    try:
+        pose = meta.pose(ground_alt_m, height_m, sensor_width_mm)
+    except GeoError as exc:
+        return Located(image=image, taken_at=meta.taken_at, geo_note=f"no position: {exc}")
+    if (meta.width, meta.height) != (image.shape[1], image.shape[0]) or not math.isfinite(pose.f_px):
+        return Located(image=image, taken_at=meta.taken_at, geo_note="no position: EXIF size differs from the image")
+    return Located(image=image, pose=pose, taken_at=meta.taken_at)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cases.db import make_engine, migrate, session_factory
+from cases.service import CaseService
+from cases.surveys import SurveyStore
+from cases.uploads import store_path
+from cityeye.config import Settings
+from models.taxonomy import Taxonomy, load_taxonomy
+
+
+@dataclass
+class Env:
+    settings: Settings
+    store: SurveyStore
+    service: CaseService
+    taxonomy: Taxonomy
+
+    def add(self, survey_id: int, *paths: Path) -> None:
+        root = self.settings.data_dir.resolve()
+        for p in paths:
+            for s in store_path(self.settings.data_dir, survey_id, p, self.settings.survey):
+                self.store.add_file(survey_id, s.name, s.sha256, s.size, s.kind, str(s.path.relative_to(root)))
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    settings = Settings(data_dir=tmp_path / "data")
+    migrate(settings)
+    engine = make_engine(settings)
+    sessions = session_factory(engine)
+    taxonomy = load_taxonomy()
+    yield Env(settings, SurveyStore(sessions), CaseService(sessions, settings, taxonomy), taxonomy)
+    engine.dispose()
