@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 import cityeye
 from api.middleware import OpsMiddleware
-from api.routes import cameras, cases, console, health, me, models, open311, taxonomy
+from api.routes import cameras, cases, console, health, me, models, open311, permits, surveys, taxonomy
 from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
 from cases.errors import (
@@ -29,7 +29,9 @@ from cases.errors import (
     VersionRequired,
 )
 from cases.service import CaseService
+from cases.surveys import SurveyNotFound, SurveyStore
 from cases.tasks import wire_webhooks
+from cases.uploads import UploadRejected
 from cityeye.config import Settings, load_settings
 from models.taxonomy import load_taxonomy
 
@@ -40,6 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from cityeye import tasks
+
+        tasks.set_settings(settings)  # background tasks (surveys) of this process use the app's settings
         engine = make_engine(settings)
         try:
             migrate(settings, engine)
@@ -47,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions = session_factory(engine)
             app.state.case_service = CaseService(sessions, settings, taxonomy)
             app.state.api_keys = ApiKeys(sessions)
+            app.state.survey_store = SurveyStore(sessions)
             # webhooks: a thread of this process (embedded) or Celery workers (scale-out, redis_url set)
             deliverer = wire_webhooks(app.state.case_service, settings)
             app.state.webhooks = deliverer
@@ -55,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 if deliverer is not None:
                     deliverer.stop()
+                tasks.shutdown_embedded(wait=True)  # embedded mode: let running tasks finish with the database
         finally:
             engine.dispose()
 
@@ -73,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(taxonomy.router)
     app.include_router(models.router)
     app.include_router(cameras.router)
+    app.include_router(surveys.router)
+    app.include_router(permits.router)
     if settings.console.enabled:
         app.state.districts = console.load_districts(settings)  # a bad districts file fails here, at start
         app.include_router(console.router)
@@ -91,6 +100,14 @@ def _add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(EvidenceNotFound)
     async def evidence_not_found(_request: Request, exc: EvidenceNotFound) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+
+    @app.exception_handler(SurveyNotFound)
+    async def survey_not_found(_request: Request, exc: SurveyNotFound) -> JSONResponse:
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+
+    @app.exception_handler(UploadRejected)
+    async def upload_rejected(_request: Request, exc: UploadRejected) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": str(exc)})
 
     def detail(code: int, exc: Exception, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse(status_code=code, content={"detail": str(exc)}, headers=headers)

@@ -28,7 +28,7 @@ from cityeye.config import Settings, load_settings
 log = logging.getLogger(__name__)
 
 # Modules whose @shared_task functions the worker registers. Add yours here.
-TASK_MODULES: list[str] = ["cityeye.tasks", "cases.tasks", "cases.ingest_queue"]
+TASK_MODULES: list[str] = ["cityeye.tasks", "cases.tasks", "cases.ingest_queue", "inference.survey.tasks"]
 
 # Periodic jobs: name -> (task name, every N seconds, settings -> enabled?). Filled by the task modules' owners.
 PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {
@@ -128,7 +128,15 @@ def submit(task: Any, *args: Any, **kwargs: Any) -> Future[Any] | Any:
         return task.apply_async(args=args, kwargs=kwargs)
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cityeye-task")
-    return _pool.submit(task, *args, **kwargs)
+    future = _pool.submit(task, *args, **kwargs)
+    future.add_done_callback(lambda f: _log_failure(f, getattr(task, "name", repr(task))))
+    return future
+
+
+def _log_failure(future: Future[Any], name: str) -> None:
+    """An embedded task's exception would otherwise stay in its Future, unseen: log it."""
+    if not future.cancelled() and (exc := future.exception()) is not None:
+        log.error("background task %s failed: %s", name, exc, exc_info=exc)
 
 
 def shutdown_embedded(wait: bool = True) -> None:
