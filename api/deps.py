@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from cases.service import CaseService
+from cases.surveys import SurveyStore
 from cityeye.config import Settings
 
 
@@ -20,5 +21,11 @@ def get_case_service(request: Request) -> CaseService:
     return service
 
 
+def get_survey_store(request: Request) -> SurveyStore:
+    store: SurveyStore = request.app.state.survey_store
+    return store
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[CaseService, Depends(get_case_service)]
+SurveyStoreDep = Annotated[SurveyStore, Depends(get_survey_store)]

@@ -178,3 +178,77 @@ class MePublic(BaseModel):
         description="for each of those actions, the statuses a case must be in (the lifecycle's transitions)"
     )
     model_actions: list[Literal["promote", "rollback"]] = Field(description="model registry actions the role may take")
+
+
+# ---- drone surveys -------------------------------------------------------------------------------------------
+class FlightMeta(_Body):
+    """What the survey team knows about the flight; every field optional. Heights help photos without XMP."""
+
+    date: datetime | None = Field(default=None, description="when it was flown (used when photos carry no time)")
+    drone: str | None = Field(default=None, max_length=200)
+    pilot: str | None = Field(default=None, max_length=200)
+    ground_altitude_m: float | None = Field(
+        default=None, ge=-500, le=9000, description="ground elevation above sea level: height = GPS altitude − this"
+    )
+    height_m: float | None = Field(default=None, gt=0, le=10_000, description="flight height above ground")
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class SurveyBody(_Body):
+    area: str = Field(min_length=1, max_length=128, description="area / district name")
+    name: str = Field(default="", max_length=200)
+    flight: FlightMeta = Field(default_factory=FlightMeta)
+
+
+class SurveyFilePublic(_FromRow):
+    id: int
+    name: str
+    kind: str = Field(description="jpeg | png | tiff | mp4 | srt | csv (sniffed from the content)")
+    size: int
+    sha256: str
+    status: str = Field(description="pending | done | error")
+    error: str | None
+    detections: int
+    findings: int
+
+
+class UploadedFile(SurveyFilePublic):
+    duplicate: bool = Field(description="the survey had this content already (idempotent re-upload)")
+
+
+class SurveyPublic(_FromRow):
+    id: int
+    area: str
+    name: str
+    flight: dict[str, Any]
+    status: str = Field(description="created | queued | processing | done | failed")
+    percent: float
+    current_file: str | None
+    files_total: int
+    files_done: int
+    error: str | None
+    findings_count: int
+    cases_created: int
+    cases_merged: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class SurveyDetail(SurveyPublic):
+    files: list[SurveyFilePublic]
+    file_errors: dict[str, str] = Field(description="file name → error, for the files that failed")
+
+
+class SurveyReport(BaseModel):
+    survey: SurveyPublic
+    findings: dict[str, Any] = Field(description="GeoJSON FeatureCollection of the findings (WGS84 points)")
+    assets: list[str] = Field(description="report files, under GET /surveys/{id}/report/{asset}")
+
+
+class PermitPublic(_FromRow):
+    id: int
+    area: str
+    name: str
+    ring: list[list[float]]
+    active: bool
