@@ -109,3 +109,38 @@ def blue_roof(image: np.ndarray, x: int, y: int, w: int, h: int, seed: int = 0) 
 def noisy(image: np.ndarray, seed: int, sigma: float = 3.0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.clip(image.astype(np.float32) + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
+
+
+def jpeg_bytes(image: np.ndarray, **photo: float) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        return write_drone_photo(Path(d) / "x.jpg", image, **photo).read_bytes()  # type: ignore[arg-type]
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def zip_bomb(mb: int = 64) -> bytes:
+    """One member of `mb` MiB of zeros: ~64 KiB compressed (a 1000× ratio)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with (
+        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z,
+        z.open("big.jpg", "w", force_zip64=True) as fh,
+    ):
+        chunk = b"\xff\xd8\xff" + b"\x00" * ((1 << 20) - 3)
+        for _ in range(mb):
+            fh.write(chunk)
+            chunk = b"\x00" * (1 << 20)
+    return buf.getvalue()

@@ -119,3 +119,28 @@ def test_photos_are_registered_by_feature_matching(tmp_path: Path) -> None:
     assert len(found) == 1
     x1, y1, x2, y2 = found[0].bbox
     assert x1 == pytest.approx(340, abs=4) and y1 == pytest.approx(270, abs=4)
+
+
+def test_a_structure_seen_by_a_street_camera_and_by_the_survey_is_one_case(env: Env, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from inference.frame import GeoContext
+    from tests.test_cases.factories import make_event
+
+    before, after, (lat, lon) = _orthos(tmp_path)
+    near = expected_latlon(lat, lon, 6.0, -4.0)  # the camera's estimate is a few metres off
+    camera = env.service.ingest(
+        make_event(
+            category="illegal_construction",
+            class_name="construction",
+            source_id="cam-17",
+            start=datetime.now(UTC),
+            geo=GeoContext(*near),
+        )
+    )
+    assert camera.created
+    _run(env, "xuhui-3", before)
+    second = _run(env, "xuhui-3", after)
+    cases = _construction_cases(env)
+    assert [c.id for c in cases] == [camera.case_id] and cases[0].observation_count == 2
+    assert [f.case_id for f in env.store.findings(second) if f.kind == "change"] == [camera.case_id]
