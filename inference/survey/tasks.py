@@ -26,6 +26,7 @@ def run_survey(
     from cases.db import make_engine, migrate, session_factory
     from cases.service import CaseService
     from cases.surveys import SurveyStore
+    from cases.tasks import wire_webhooks
     from inference.detector import Detector
     from inference.survey.processor import SurveyProcessor
     from models.offline import configure_ultralytics
@@ -38,6 +39,7 @@ def run_survey(
         store = SurveyStore(sessions)
         taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
         service = CaseService(sessions, settings, taxonomy)
+        wire_webhooks(service, settings, start_thread=False)  # new cases go out like the streams' cases
         try:
             configure_ultralytics(settings.data_dir)
             detector = Detector.load(settings.models_dir, settings.detector)
