@@ -191,6 +191,9 @@ class FlightMeta(_Body):
         default=None, ge=-500, le=9000, description="ground elevation above sea level: height = GPS altitude − this"
     )
     height_m: float | None = Field(default=None, gt=0, le=10_000, description="flight height above ground")
+    focal35_mm: float | None = Field(
+        default=None, gt=0, le=2000, description="35 mm-equivalent focal length, for videos whose log lacks it"
+    )
     notes: str | None = Field(default=None, max_length=2000)
 
 

@@ -30,6 +30,7 @@ from inference.pipeline import DetectorLike, IngestOutcome
 from inference.rules import PersistenceRule
 from inference.sources import MediaError, video_frames
 from inference.survey import change, media
+from inference.survey.flightlog import FlightLog, read_flight_log
 from inference.survey.geo import GeoError, point_in_polygon
 from inference.survey.report import FileSummary, write_annotated, write_report
 from inference.tiling import TiledDetector, TileSpec
@@ -37,6 +38,7 @@ from models.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 IMAGE_KINDS = frozenset({"jpeg", "png", "tiff"})
+LOG_KINDS = frozenset({"srt", "csv"})
 CONSTRUCTION = "illegal_construction"
 CONTEXT_PX = 1024  # evidence snapshot: this much of a large image around the finding
 MAX_PAIR_DISTANCE = 1.0  # photos pair for change detection when their cameras are within 1 × height apart
@@ -105,12 +107,14 @@ class SurveyProcessor:
         )
         self.model_version = detector.version if detector is not None else "change-detection"
         self.on_progress = on_progress
+        self._logs: list[SurveyFile] = []  # the flight logs of the survey being processed
 
     # ---- the run -----------------------------------------------------------------------------------------
     def run(self, survey_id: int) -> SurveyResult:
         survey = self.store.get(survey_id)
         files = self.store.files(survey_id)
         result = SurveyResult(survey_id, files=len(files))
+        self._logs = [f for f in files if f.kind in LOG_KINDS]
         self.store.set_status(survey_id, "processing", started_at=datetime.now(UTC), finished_at=None, error=None)
         steps = len(files) + 2  # + change detection + report
         rows: list[FindingRow] = []
@@ -272,40 +276,51 @@ class SurveyProcessor:
         summary.findings = len(keep)
         summary.annotated = write_annotated(self.report_dir(survey.id), f.id, annotate(located.image, dets, cats))
 
+    def _flight_log(self, video: SurveyFile) -> FlightLog | None:
+        """The video's flight log: the .srt/.csv of the same name, else the survey's only log."""
+        stem = Path(video.name).stem.lower()
+        same = [f for f in self._logs if Path(f.name).stem.lower() == stem]
+        pick = same[0] if same else (self._logs[0] if len(self._logs) == 1 else None)
+        if pick is None:
+            return None
+        log_ = read_flight_log(self._path(pick), pick.kind)
+        return log_ if len(log_) else None
+
     def _video(
         self, survey: Survey, f: SurveyFile, rows: list[FindingRow], result: SurveyResult, summary: FileSummary
     ) -> None:
-        """Video frames (sampled at persistence.video_fps) through the persistence rule; without a flight log the
-        findings have no position, so they merge into cases by box overlap within this video only."""
+        """Video frames sampled at persistence.video_fps. With a flight log each frame gets the pose of the log
+        entry nearest in time, detections are placed on the ground, and an object is one that is seen at one
+        place (within its category's merge radius) in ≥ persistence.min_frames frames. Without a log: the
+        persistence rule on boxes, and findings without a position."""
         if self.detector is None:
             return
         taken = self._taken_at(survey, None, f)
+        flight_log = self._flight_log(f)
+        flight = survey.flight or {}
+        tracks = _GroundTracks(self.taxonomy)
         rule = PersistenceRule(self.taxonomy, self.settings.persistence, self.model_version)
         batch: list[Frame] = []
         sid = self._source_id(survey, f)
+        placed_frames = 0
 
         def flush() -> None:
-            for fr, dets in zip(batch, self.detector.predict(batch), strict=True):  # type: ignore[union-attr]
+            nonlocal placed_frames
+            assert self.detector is not None
+            for fr, dets in zip(batch, self.detector.predict(batch), strict=True):
                 summary.detections += len(dets)
-                for event in rule.update(fr, dets):
-                    outcome = self.sink(event)
-                    self._count(outcome, result)
-                    summary.findings += 1
-                    rows.append(
-                        FindingRow(
-                            kind="detection",
-                            class_name=event.class_name,
-                            category=event.category,
-                            confidence=event.confidence,
-                            lat=None,
-                            lon=None,
-                            bbox=event.bbox,
-                            file_id=f.id,
-                            frame=fr.index,
-                            case_id=outcome.case_id,
-                            note="video frame; no flight log, no position",
-                        )
+                pose = None
+                if flight_log is not None:
+                    t = (fr.timestamp - taken).total_seconds()
+                    pose = flight_log.pose_at(
+                        t, fr.width, fr.height, flight_value(flight, "height_m"), flight_value(flight, "focal35_mm")
                     )
+                if pose is not None:
+                    placed_frames += 1
+                    tracks.update(fr, dets, media.Located(image=fr.image, pose=pose).locate(dets.xyxy))
+                    continue
+                for event in rule.update(fr, dets):
+                    self._video_event(event, f, fr.index, None, rows, result, summary)
             batch.clear()
 
         for frame in video_frames(self._path(f), self.settings.persistence.video_fps, start=taken):
@@ -313,7 +328,46 @@ class SurveyProcessor:
             if len(batch) >= self.settings.detector.batch:
                 flush()
         flush()
-        summary.note = "video: no position without a flight log"
+        for event, index, geo in tracks.events(
+            self.settings.persistence.min_frames, self.model_version, f"survey:{survey.id}/{f.name}"
+        ):
+            self._video_event(event, f, index, geo, rows, result, summary)
+        summary.note = (
+            f"video: {placed_frames} frames placed by the flight log"
+            if placed_frames
+            else "video: no flight log (or no usable entries): findings have no position"
+        )
+
+    def _video_event(
+        self,
+        event: Event,
+        f: SurveyFile,
+        index: int,
+        geo: GeoContext | None,
+        rows: list[FindingRow],
+        result: SurveyResult,
+        summary: FileSummary,
+    ) -> None:
+        if event.category == CONSTRUCTION:
+            return  # structures: change detection decides
+        outcome = self.sink(event)
+        self._count(outcome, result)
+        summary.findings += 1
+        rows.append(
+            FindingRow(
+                kind="detection",
+                class_name=event.class_name,
+                category=event.category,
+                confidence=event.confidence,
+                lat=geo.lat if geo else None,
+                lon=geo.lon if geo else None,
+                bbox=event.bbox,
+                file_id=f.id,
+                frame=index,
+                case_id=outcome.case_id,
+                note=f"video frame {index}; seen in {event.frames_seen} frames",
+            )
+        )
 
     @staticmethod
     def _source_id(survey: Survey, f: SurveyFile) -> str:
@@ -422,6 +476,76 @@ class SurveyProcessor:
             outcome = self.sink(event)
             self._count(outcome, result)
             rows.append(FindingRow(**{**row.__dict__, "case_id": outcome.case_id}))
+
+
+@dataclass
+class _Track:
+    category: str
+    class_name: str
+    lat: float
+    lon: float
+    hits: list[datetime] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    best: tuple[float, Frame, Detections, int] | None = None  # confidence, frame, detections, index
+
+
+class _GroundTracks:
+    """Detections of a moving camera matched by where they are on the ground: one track per object."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        self.taxonomy = taxonomy
+        self.tracks: list[_Track] = []
+
+    def update(self, frame: Frame, dets: Detections, positions: np.ndarray) -> None:
+        cats = [self.taxonomy.category_of(str(n)) for n in dets.class_name]
+        for i in np.argsort(-dets.confidence):
+            cat, geo = cats[i], _geo(positions[i])
+            if cat is None or geo is None:
+                continue
+            radius = self.taxonomy.categories[cat].merge_radius_m
+            near = [(t, _distance_m(t.lat, t.lon, geo.lat, geo.lon)) for t in self.tracks if t.category == cat]
+            near = [(t, d) for t, d in near if d <= radius]
+            if near:
+                track = min(near, key=lambda td: td[1])[0]
+            else:
+                track = _Track(cat, str(dets.class_name[i]), geo.lat, geo.lon)
+                self.tracks.append(track)
+            n = len(track.hits)
+            track.lat, track.lon = (track.lat * n + geo.lat) / (n + 1), (track.lon * n + geo.lon) / (n + 1)
+            track.hits.append(frame.timestamp)
+            conf = float(dets.confidence[i])
+            track.confidences.append(conf)
+            if track.best is None or conf > track.best[0]:
+                track.best = (conf, frame, dets, int(i))
+
+    def events(self, min_frames: int, model_version: str, uri: str) -> list[tuple[Event, int, GeoContext]]:
+        out = []
+        for t in self.tracks:
+            if len(t.hits) < min_frames or t.best is None:
+                continue
+            conf, frame, dets, i = t.best
+            cats = [self.taxonomy.category_of(str(n)) for n in dets.class_name]
+            geo = GeoContext(t.lat, t.lon)
+            event = Event(
+                category=t.category,
+                class_name=t.class_name,
+                source_id=frame.source_id,
+                start=min(t.hits),
+                end=max(t.hits),
+                bbox=(float(dets.xyxy[i][0]), float(dets.xyxy[i][1]), float(dets.xyxy[i][2]), float(dets.xyxy[i][3])),
+                confidence=min(1.0, max(0.0, conf)),
+                mean_confidence=min(1.0, max(0.0, float(np.mean(t.confidences)))),
+                frames_seen=len(t.hits),
+                model_version=model_version,
+                evidence=(
+                    EvidenceImage(_context_snapshot(frame.image, dets, cats, i), "snapshot"),
+                    EvidenceImage(crop(frame.image, dets.xyxy[i]), "crop"),
+                ),
+                geo=geo,
+                uri=uri,
+            )
+            out.append((event, frame.index, geo))
+        return out
 
 
 def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -26,7 +26,9 @@ from .factories import (
 )
 
 W, H = 4000, 3000
-BOUND_M = 0.5  # stated bound: position error of a correctly-boxed object, nadir and 30° off nadir, 100 m AGL
+# stated bound: position error of an object boxed to the whole pixel, nadir and 30° off nadir, 100 m above ground
+# (measured: ≤ 0.025 m; the pose itself, GPS ± 1-3 m and gimbal ± 1°, dominates real errors)
+BOUND_M = 0.5
 GROUND = [(0.0, 0.0), (25.0, -18.0), (-40.0, 22.0), (12.5, 30.0), (-8.0, -35.0)]
 
 
@@ -49,7 +51,8 @@ def test_objects_at_known_ground_positions_are_placed_within_the_bound(
         u, v = pixel_of(east, north, 100.0, yaw, pitch, f, W / 2, H / 2)
         assert 0 <= u < W and 0 <= v < H
         # a 40 × 60 px box: centred on the point (nadir) or standing on it (tilted: the point is the bottom edge)
-        boxes.append([u - 20, v - 30, u + 20, v + 30] if pitch <= -80 else [u - 20, v - 60, u + 20, v])
+        box = [u - 20, v - 30, u + 20, v + 30] if pitch <= -80 else [u - 20, v - 60, u + 20, v]
+        boxes.append([round(c) for c in box])  # a detector's box: whole pixels
         expected.append(expected_latlon(LAT0, LON0, east, north))
     got = located.locate(np.array(boxes))
     errors = [distance_m(e[0], e[1], g[0], g[1]) for e, g in zip(expected, got, strict=True)]
