@@ -97,7 +97,17 @@ def read_geotiff(path: Path) -> tuple[np.ndarray, RasterGeo] | None:
         bands = ((bands.astype(np.float64) - lo) / max(hi - lo, 1e-9) * 255).clip(0, 255).astype(np.uint8)
     rgb = np.repeat(bands, 3, axis=0) if bands.shape[0] == 1 else bands
     bgr = np.ascontiguousarray(rgb[::-1].transpose(1, 2, 0))
-    return bgr, RasterGeo((t.a, t.b, t.c, t.d, t.e, t.f), crs)
+    geo = RasterGeo((t.a, t.b, t.c, t.d, t.e, t.f), crs)
+    try:  # a CRS that PROJ cannot take to WGS84 (user-defined without parameters) is as good as none
+        centre = geo.pixels_to_wgs84(np.array([[bgr.shape[1] / 2, bgr.shape[0] / 2]]))
+    except Exception:  # rasterio's CPLE_* errors are not RasterioErrors
+        raise MediaError(
+            f"{path.name}: GeoTIFF has an unknown CRS (no transformation to WGS84 exists); "
+            "export it with an EPSG coordinate reference system"
+        ) from None
+    if not np.isfinite(centre).all() or not (-90 <= centre[0, 0] <= 90 and -180 <= centre[0, 1] <= 180):
+        raise MediaError(f"{path.name}: GeoTIFF has an unknown CRS: its centre does not map to a WGS84 position")
+    return bgr, geo
 
 
 def load(

@@ -106,6 +106,12 @@ def test_a_geotiff_without_crs_is_a_clear_error_and_a_plain_tiff_is_an_image(tmp
     tif = write_geotiff(tmp_path / "nocrs.tif", np.zeros((50, 60, 3), np.uint8), 1000.0, 2000.0, 0.1, crs=None)
     with pytest.raises(MediaError, match="unknown CRS"):
         load(tif, "tiff")
+    from tests.test_security.corpus import geotiff_unknown_crs
+
+    user_defined = tmp_path / "user.tif"
+    user_defined.write_bytes(geotiff_unknown_crs())  # a user-defined CRS without parameters: just as unknown
+    with pytest.raises(MediaError, match="unknown CRS"):
+        load(user_defined, "tiff")
     from PIL import Image
 
     plain = tmp_path / "plain.tif"
