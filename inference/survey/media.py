@@ -65,7 +65,7 @@ def read_geotiff(path: Path) -> tuple[np.ndarray, RasterGeo] | None:
 
     Raises `MediaError` for a TIFF with a transform but no CRS (positions would be meaningless) or bad bands."""
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+    from rasterio.errors import NotGeoreferencedWarning
 
     try:
         with warnings.catch_warnings():
@@ -90,8 +90,8 @@ def read_geotiff(path: Path) -> tuple[np.ndarray, RasterGeo] | None:
                 t = ds.transform
     except MediaError:
         raise
-    except (RasterioError, OSError, ValueError) as exc:
-        raise MediaError(f"{path.name}: unreadable TIFF ({exc})") from exc
+    except Exception as exc:  # RasterioError, and GDAL's CPLE_* errors, which are not RasterioErrors
+        raise MediaError(f"{path.name}: unreadable TIFF ({str(exc)[:300]})") from exc
     if bands.dtype != np.uint8:
         lo, hi = float(np.nanmin(bands)), float(np.nanmax(bands))
         bands = ((bands.astype(np.float64) - lo) / max(hi - lo, 1e-9) * 255).clip(0, 255).astype(np.uint8)
