@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 
 from cases.uploads import StoredFile, UploadRejected, UploadWriter
 
@@ -71,9 +72,9 @@ async def receive_files(request: Request, writer_for: Callable[[str], UploadWrit
         },
     )
     try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
+        async for chunk in request.stream():  # disk writes and hashing off the event loop
+            await run_in_threadpool(parser.write, chunk)
+        await run_in_threadpool(parser.finalize)
     except UploadRejected:
         raise
     except Exception as exc:  # the parser's own errors: a malformed body

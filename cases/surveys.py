@@ -103,14 +103,16 @@ class SurveyStore:
             raise ValueError(f"unknown survey status {status!r}")
         self._update(survey_id, status=status, **values)
 
-    def claim(self, survey_id: int) -> bool:
-        """Mark a survey queued unless it is queued or processing already; False if it was."""
+    def claim(self, survey_id: int, force: bool = False) -> bool:
+        """Mark a survey queued unless it is queued or processing already (False then). `force` re-queues it
+        anyway: for a survey whose worker or embedded process died (a Celery worker's task is redelivered by
+        itself; an embedded thread's is not)."""
         with self._sessions() as s:
             s.connection(execution_options=WRITE)
             row = s.get(Survey, survey_id)
             if row is None:
                 raise SurveyNotFound(survey_id)
-            if row.status in {"queued", "processing"}:
+            if row.status in {"queued", "processing"} and not force:
                 return False
             if not s.scalar(select(SurveyFile.id).where(SurveyFile.survey_id == survey_id).limit(1)):
                 raise InvalidAction(f"survey {survey_id} has no files: upload some first")
@@ -118,9 +120,15 @@ class SurveyStore:
             s.commit()
             return True
 
-    def progress(self, survey_id: int, done: int, total: int, current: str | None) -> None:
-        pct = 100.0 * done / total if total else 100.0
-        self._update(survey_id, files_done=done, files_total=total, current_file=current, percent=round(pct, 1))
+    def progress(self, survey_id: int, files_done: int, files_total: int, current: str | None, percent: float) -> None:
+        """Files done of the survey's files, the file (or step) being worked on, and overall percent."""
+        self._update(
+            survey_id,
+            files_done=files_done,
+            files_total=files_total,
+            current_file=current,
+            percent=round(min(100.0, max(0.0, percent)), 1),
+        )
 
     def _update(self, survey_id: int, **values: Any) -> None:
         with self._sessions() as s:

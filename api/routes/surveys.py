@@ -81,14 +81,20 @@ async def upload_files(
 
 
 @router.post("/{survey_id}/process", response_model=SurveyPublic, status_code=status.HTTP_202_ACCEPTED)
-def process(survey_id: SurveyId, store: SurveyStoreDep, actor: ActorDep) -> SurveyPublic:
+def process(
+    survey_id: SurveyId,
+    store: SurveyStoreDep,
+    actor: ActorDep,
+    force: Annotated[bool, Query(description="re-queue even if it looks queued/processing (its process died)")] = False,
+) -> SurveyPublic:
     """Queue the survey for processing (a Celery task; in embedded mode a thread of this process). Poll
-    `GET /surveys/{id}` for progress. A survey that is queued or processing already is left as it is."""
+    `GET /surveys/{id}` for progress. A survey that is queued or processing already is left as it is, unless
+    `force`: processing is idempotent (same event ids, findings replaced), so a second run only repeats work."""
     from cityeye.tasks import submit
     from inference.survey.tasks import process_survey
 
     check_role(actor, SURVEY_ROLES, "processing a survey")
-    if store.claim(survey_id):
+    if store.claim(survey_id, force=force):
         submit(process_survey, survey_id)
     return SurveyPublic.model_validate(store.get(survey_id))
 

@@ -122,15 +122,15 @@ class SurveyProcessor:
         placed: set[int] = set()
         try:
             for n, f in enumerate(files):
-                self._progress(survey_id, n, steps, f.name)
+                self._progress(survey_id, n, steps, f.name, len(files))
                 summary = self._process_file(survey, f, rows, placed, result)
                 summaries.append(summary)
                 if summary.error:
                     result.file_errors += 1
                     result.errors[f.name] = summary.error
-            self._progress(survey_id, len(files), steps, "change detection")
+            self._progress(survey_id, len(files), steps, "change detection", len(files))
             self._changes(survey, files, placed, rows, result)
-            self._progress(survey_id, len(files) + 1, steps, "report")
+            self._progress(survey_id, len(files) + 1, steps, "report", len(files))
             self.store.replace_findings(survey_id, rows)
             result.findings = len(rows)
             result.report_dir = write_report(
@@ -142,7 +142,7 @@ class SurveyProcessor:
                 survey_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=datetime.now(UTC)
             )
             raise
-        self._progress(survey_id, steps, steps, None)
+        self._progress(survey_id, steps, steps, None, len(files))
         self.store.set_status(
             survey_id,
             "done",
@@ -156,10 +156,11 @@ class SurveyProcessor:
     def report_dir(self, survey_id: int) -> Path:
         return self.settings.data_dir / "surveys" / str(survey_id) / "report"
 
-    def _progress(self, survey_id: int, done: int, total: int, current: str | None) -> None:
-        self.store.progress(survey_id, done, total, current)
+    def _progress(self, survey_id: int, step: int, steps: int, current: str | None, files: int) -> None:
+        """Step `step` of `steps` (each file, then change detection, then the report) is starting."""
+        self.store.progress(survey_id, min(step, files), files, current, 100.0 * step / max(steps, 1))
         if self.on_progress:
-            self.on_progress(done, total, current)
+            self.on_progress(step, steps, current)
 
     def _path(self, f: SurveyFile) -> Path:
         return self.settings.data_dir / f.path

@@ -83,6 +83,7 @@ def test_upload_process_progress_and_report(client: TestClient, keys: Keys, sett
     assert r.status_code == 202 and r.json()["status"] in {"queued", "processing", "done"}
     body = wait_done(client, sid)
     assert body["status"] == "done" and body["percent"] == 100.0 and body["current_file"] is None
+    assert (body["files_done"], body["files_total"]) == (3, 3)
     by_name = {f["name"]: f for f in body["files"]}
     assert by_name["DJI_0002.JPG"]["status"] == "error" and "truncated" in by_name["DJI_0002.JPG"]["error"]
     assert list(body["file_errors"]) == ["DJI_0002.JPG"]
