@@ -1,4 +1,5 @@
-"""Survey video + DJI SRT flight log: frames placed by the log entry nearest in time, one object seen over many
+"""Survey video + DJI SRT flight log, and drone photos next to street cameras: frames placed by the log entry
+nearest in time, one object seen over many
 frames of a moving drone → one case at its ground position."""
 
 from __future__ import annotations
@@ -112,3 +113,33 @@ def test_flight_log_readers() -> None:
     pose = log.pose_at(0.2, 640, 480, focal35_mm=24)
     assert pose is not None and pose.height_m == 60 and pose.pitch_deg == -90
     assert parse_csv("a,b\n1,2\n").entries == []
+
+
+def test_a_pile_seen_by_a_street_camera_and_in_a_drone_photo_is_one_case(env: Env, tmp_path: Path) -> None:
+    """The issue's example: the same garbage pile, reported by a camera, then found in a survey photo."""
+    from inference.frame import GeoContext
+    from tests.test_cases.factories import make_event
+
+    from .factories import WHEN, pixel_of, write_drone_photo
+
+    w, h, height = 1200, 900, 60.0
+    f = 24.0 / float(np.hypot(36, 24)) * float(np.hypot(w, h))
+    pile = (12.0, -7.0)
+    rng = np.random.default_rng(1)
+    image = cv2.GaussianBlur(rng.integers(60, 140, (h, w, 3), dtype=np.uint8), (7, 7), 0)
+    u, v = pixel_of(*pile, height, 20.0, -90.0, f, w / 2, h / 2)
+    cv2.circle(image, (int(round(u)), int(round(v))), 14, (20, 20, 230), -1)
+    photo = write_drone_photo(tmp_path / "DJI_0100.JPG", image, height=height, yaw=20.0)
+    camera = env.service.ingest(
+        make_event(
+            category="garbage", source_id="cam-3", start=WHEN, geo=GeoContext(*expected_latlon(LAT0, LON0, 14.0, -5.0))
+        )
+    )
+    survey = env.store.create("jingan-2")
+    env.add(survey.id, photo)
+    SurveyProcessor(env.store, env.service.ingest, RedBlobDetector(), env.taxonomy, env.settings).run(survey.id)
+    cases = env.service.list_cases().items
+    assert [c.id for c in cases] == [camera.case_id] and cases[0].observation_count == 2
+    [finding] = env.store.findings(survey.id)
+    want = expected_latlon(LAT0, LON0, *pile)
+    assert finding.case_id == camera.case_id and distance_m(want[0], want[1], finding.lat, finding.lon) < 0.5
