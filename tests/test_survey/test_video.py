@@ -1,6 +1,5 @@
-"""Survey video + DJI SRT flight log, and drone photos next to street cameras: frames placed by the log entry
-nearest in time, one object seen over many
-frames of a moving drone → one case at its ground position."""
+"""Survey video + DJI SRT flight log (frames placed by the log entry nearest in time; one object seen over many
+frames of a moving drone → one case at its ground position), and a drone photo next to a street camera."""
 
 from __future__ import annotations
 
