@@ -31,14 +31,18 @@ from typing import Any, Literal, cast
 
 import cv2
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Connection,
-    Row,
+    Float,
+    Integer,
     Select,
     Table,
+    TextClause,
     Update,
     and_,
     bindparam,
+    column,
     func,
     insert,
     or_,
@@ -48,6 +52,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import case as sql_case
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -249,34 +254,32 @@ class CaseService:
         return self._ingest_batch([(event, category, images)])[0]
 
     def _ingest_batch(self, items: Sequence[tuple[Event, Category, Sequence[_Encoded]]]) -> list[IngestResult]:
+        """Ingest `items` in one transaction with a fixed number of statements, whatever the batch size.
+
+        1. the event ids already stored (one query); 2. every case any event of the batch may merge into or
+        recur at (one query: `_candidates`); 3. the matching, event by event in the batch's order, in memory
+        with the same rules and the same SQL windows as a single event, on the cases as the earlier events of
+        the batch left them (new cases included); 4. the writes in bulk: new cases, updated cases (optimistic
+        lock on the version read), observations, evidence rows, audit rows, webhook outbox rows.
+        """
         written: list[Path] = []
-        queued = False
-        results: list[IngestResult] = []
         with self._sessions() as session:
             conn = session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
             try:
                 if conn.dialect.name == "postgresql":
                     # SQLite's write lock serialises the match-or-create check; on Postgres transaction-scoped
                     # advisory locks per category do (taken in one order: no deadlocks between batches).
-                    for key in sorted({_lock_key(event.category) for event, _, _ in items}):
-                        conn.execute(_ADVISORY_LOCK, {"k": key})
+                    keys = sorted({_lock_key(event.category) for event, _, _ in items})
+                    conn.execute(_advisory_lock_stmt(len(keys)), {f"k{i}": k for i, k in enumerate(keys)})
+                batch = _Batch(now=self._clock())
                 ids = list({event.event_id for event, _, _ in items})
-                batch = _Batch()
                 for i in range(0, len(ids), 500):
                     rows = conn.execute(_KNOWN_EVENTS, {"ids": ids[i : i + 500]})
-                    batch.known.update({event_id: case_id for event_id, case_id in rows})
-                for event, category, images in items:
-                    result, q = self._ingest_in(session, conn, event, category, images, written, batch)
-                    results.append(result)
-                    queued = queued or q
-                # The rows nothing later in the batch reads are inserted in bulk (one statement per table).
-                for table, pending in (
-                    (_OBSERVATIONS, batch.observations),
-                    (_EVIDENCE, batch.evidence),
-                    (_AUDIT, batch.audit),
-                ):
-                    if pending:
-                        conn.execute(insert(table), pending)
+                    batch.known.update({event_id: _Stored(case_id) for event_id, case_id in rows})
+                self._candidates(conn, [(e, c) for e, c, _ in items if e.event_id not in batch.known], batch)
+                plans = [self._plan(event, category, images, batch) for event, category, images in items]
+                queued = self._write_batch(session, conn, batch, written)
+                results = [plan.result() for plan in plans]
                 session.commit()
             except BaseException:
                 for path in written:
@@ -287,112 +290,177 @@ class CaseService:
             self._notify_outbox()
         return results
 
-    def _ingest_in(
-        self,
-        session: Session,
-        conn: Connection,
-        event: Event,
-        category: Category,
-        images: Sequence[_Encoded],
-        written: list[Path],
-        batch: _Batch,
-    ) -> tuple[IngestResult, bool]:
-        """One event inside the caller's transaction; returns what happened and whether webhooks were queued.
-
-        Statements are SQLAlchemy Core (compiled once, cached): the case row is matched, updated (optimistic
-        lock: `version` must still be the one read) or inserted at once, so later events of the batch see it;
-        observation, evidence and audit rows are collected in `batch` and inserted by the caller in bulk.
-        """
-        existing = batch.known.get(event.event_id)
-        if existing is not None:
-            return IngestResult(case_id=existing, created=False, merged=False, duplicate=True), False
-        now = self._clock()
-        queued = False
-        reopened, repeat_of = False, None
-        row = self._find_match(conn, event, category)
-        created = row is None
-        if row is not None:
-            case_id = row.id
-            self._update_case(conn, row, _merged_values(row, event), now)
+    def _plan(self, event: Event, category: Category, images: Sequence[_Encoded], batch: _Batch) -> _Planned:
+        """Decide what `event` does, on the batch's in-memory cases; the writes are collected in `batch`."""
+        known = batch.known.get(event.event_id)
+        if known is not None:
+            return _Planned(known, duplicate=True)
+        now = batch.now
+        # the cases the query found for this event, and those earlier events of the batch changed or created
+        touched = batch.touched.setdefault(event.category, {})
+        found = batch.candidates.get(event.event_id, {})
+        box = _place_box(event, category)
+        cases = [c for _, c in sorted(found.items()) if c not in touched] + list(touched)
+        cases = [c for c in cases if _at_place(c.cols, event, box)]
+        window = timedelta(hours=self._settings.cases.merge_window_h)
+        since, until = event.start - window, event.end + window
+        open_cases = [c for c in cases if _is_open_in(c.cols, since, until)]
+        target = self._best(open_cases, event, category)
+        plan: _Planned
+        if target is not None:
+            target.apply(_merged_values(target, event))
+            touched[target] = None
+            plan = _Planned(target, merged=True)
         else:
-            closed = self._find_recurrence(conn, event, category)
-            if closed is not None and self._settings.lifecycle.recurrence == "reopen":
-                case_id, created, reopened = closed.id, False, True
-                values = _merged_values(closed, event) | self._reopen_values(closed, category, now)
-                self._update_case(conn, closed, values, now)
-                batch.audit.append(
-                    _audit_values(
-                        case_id,
-                        SYSTEM,
-                        "reopen",
-                        CaseStatus.CLOSED,
-                        CaseStatus.REGISTERED,
-                        now,
-                        note=f"recurred: event {event.event_id} from {event.source_id}",
-                        detail={"event_id": event.event_id},
-                    )
+            closed = None
+            if self._settings.lifecycle.recurrence != "off":
+                r_since = event.start - timedelta(hours=self._settings.lifecycle.recurrence_window_h)
+                closed = self._best(
+                    [c for c in cases if c.status == _CLOSED and c.closed_at is not None and c.closed_at >= r_since],
+                    event,
+                    category,
                 )
+            if closed is not None and self._settings.lifecycle.recurrence == "reopen":
+                closed.apply(_merged_values(closed, event) | self._reopen_values(closed, category, now))
+                touched[closed] = None
+                note = f"recurred: event {event.event_id} from {event.source_id}"
+                batch.audit.append((closed, ("reopen", CaseStatus.CLOSED, CaseStatus.REGISTERED, note,
+                                             {"event_id": event.event_id})))  # fmt: skip
                 if self._has_hooks("case.status_changed"):
-                    case = self._case_snapshot(conn, case_id)
-                    queued = self._enqueue(session, "case.status_changed", case, now, from_status=CaseStatus.CLOSED)
+                    batch.reopened.append(closed)
+                target = closed
+                plan = _Planned(target, merged=True, reopened=True)
             else:
                 repeat_of = closed.id if closed is not None else None
                 values = self._new_case_values(event, category, now, repeat_of)
-                case_id = conn.execute(_INSERT_CASE, values).scalar_one()
-                batch.audit.append(
-                    _audit_values(
-                        case_id, SYSTEM, "create", None, CaseStatus.DETECTED, now, detail={"repeat_of": repeat_of}
-                    )
-                )
+                target = _Candidate(values, new=True)
+                touched[target] = None
+                batch.new.append(target)
+                batch.audit.append((target, ("create", None, CaseStatus.DETECTED, "", {"repeat_of": repeat_of})))
                 if self._has_hooks("case.created"):
-                    queued = self._enqueue(session, "case.created", Case(id=case_id, **values), now, from_status=None)
-        obs = _observation_values(case_id, event)
-        if images:
-            obs_id = conn.execute(_INSERT_OBSERVATION, obs).scalar_one()
-            last_n = batch.last_n.get(case_id)
-            if last_n is None:
-                last_n = conn.execute(_LAST_EVIDENCE_N, {"case_id": case_id}).scalar() or 0
-            for n, img in enumerate(images, start=last_n + 1):
-                path = f"{case_id}/{n}-{img.kind}.jpg"
-                target = self._evidence_dir / path
-                _write_atomic(target, img.data)
-                written.append(target)
-                batch.evidence.append(
-                    {
-                        "case_id": case_id,
-                        "observation_id": obs_id,
-                        "n": n,
-                        "kind": img.kind,
-                        "path": path,
-                        "content_type": JPEG_CONTENT_TYPE,
-                        "width": img.width,
-                        "height": img.height,
-                        "created_at": now,
-                    }
-                )
-            batch.last_n[case_id] = last_n + len(images)
+                    batch.created.append((target, dict(values)))
+                plan = _Planned(target, created=True, repeat_of=repeat_of)
+        batch.observations.append((target, _observation_values(0, event), images))
+        batch.known[event.event_id] = target
+        return plan
+
+    def _best(self, cases: Sequence[_Candidate], event: Event, category: Category) -> _Candidate | None:
+        """The best-matching case among `cases` (already in the time window, at the place), or None."""
+        best: tuple[tuple[int, float, float], _Candidate] | None = None
+        for case in cases:
+            key = self._match_key(case, event, category)
+            if key is not None and (best is None or key < best[0]):
+                best = (key, case)
+        return best[1] if best else None
+
+    def _candidates(self, conn: Connection, events: Sequence[tuple[Event, Category]], batch: _Batch) -> None:
+        """Fill `batch.candidates`: for each of `events` (by event id), the cases it may merge into (open, in
+        its merge window, at its place) or recur at (closed within the recurrence window, at its place), as the
+        batch starts. One query: the events' windows (`_WINDOW`) joined to `cases` (on Postgres unnested arrays; on
+        SQLite a CTE of one row per event, 100 events per query)."""
+        merge_window = timedelta(hours=self._settings.cases.merge_window_h)
+        recurrence = self._settings.lifecycle.recurrence != "off"
+        recur_window = timedelta(hours=self._settings.lifecycle.recurrence_window_h)
+        windows = []
+        for j, (event, category) in enumerate(events):
+            lat0, lat1, lon0, lon1 = _place_box(event, category) or (None, None, None, None)
+            since, until = event.start - merge_window, event.end + merge_window
+            r_since = event.start - recur_window if recurrence else None
+            windows.append((j, event.category, since, until, r_since, lat0, lat1, lon0, lon1, event.source_id,
+                            event.geo is None))  # fmt: skip
+        if conn.dialect.name == "postgresql":
+            # the windows as arrays, unnested: one short statement whatever the batch size (prepared once)
+            arrays = {name: [w[k] for w in windows] for k, name in enumerate(_WINDOW)}
+            rows = conn.execute(_PG_CANDIDATES, arrays).all()
         else:
-            batch.observations.append(obs)
-        batch.known[event.event_id] = case_id
-        result = IngestResult(
-            case_id=case_id,
-            created=created,
-            merged=not created,
-            duplicate=False,
-            reopened=reopened,
-            repeat_of=repeat_of,
-        )
-        return result, queued
+            rows = []
+            for i in range(0, len(windows), _CANDIDATE_CHUNK):
+                chunk = windows[i : i + _CANDIDATE_CHUNK]
+                size = next(s for s in _CANDIDATE_SIZES if s >= len(chunk))
+                params: dict[str, Any] = {}
+                for j in range(size):  # padded with the last event: the same rows again
+                    params |= {
+                        f"{name}{j}": value for name, value in zip(_WINDOW, chunk[min(j, len(chunk) - 1)], strict=True)
+                    }
+                rows += conn.execute(_candidates_stmt(size), params).all()
+        found: dict[int, _Candidate] = {}
+        for row in rows:
+            cols = dict(row._mapping)
+            event_id = events[cols.pop("j")][0].event_id
+            case = found.get(cols["id"])
+            if case is None:
+                case = found[cols["id"]] = _Candidate(cols, new=False)
+            batch.candidates.setdefault(event_id, {})[case.id] = case
+
+    def _write_batch(self, session: Session, conn: Connection, batch: _Batch, written: list[Path]) -> bool:
+        """The batch's writes, a few bulk statements; returns whether webhook deliveries were queued."""
+        now = batch.now
+        if batch.new:  # new cases, in event order; their ids come back in the same order
+            stmt = insert(_CASES).returning(_C.id, sort_by_parameter_order=True)
+            rows = [dict(c.cols, version=1) for c in batch.new]
+            for case, case_id in zip(batch.new, conn.execute(stmt, rows).scalars().all(), strict=True):
+                case.cols["id"] = case_id
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for touched in batch.touched.values():
+            for case in touched:
+                if not case.new and case.changed:
+                    columns = tuple(sorted(case.changed))
+                    params = {k: case.cols[k] for k in columns}
+                    params |= {"case_id": case.id, "old_version": case.read_version, "updated_at": now}
+                    changed.setdefault(columns, []).append(params)
+        for columns, params_list in changed.items():
+            # optimistic lock: every row must still be at the version read, else nothing of the batch is kept
+            if conn.execute(_update_case_stmt(columns), params_list).rowcount != len(params_list):
+                raise StaleDataError("a case changed since the batch read it")
+        with_images = [(case, obs, images) for case, obs, images in batch.observations if images]
+        plain = [obs | {"case_id": case.id} for case, obs, images in batch.observations if not images]
+        if plain:
+            conn.execute(insert(_OBSERVATIONS), plain)
+        if with_images:
+            stmt = insert(_OBSERVATIONS).returning(_OBSERVATIONS.c.id, sort_by_parameter_order=True)
+            obs_ids = conn.execute(stmt, [obs | {"case_id": case.id} for case, obs, _ in with_images]).scalars().all()
+            existing = list({case.id for case, _, _ in with_images if not case.new})
+            last_n: dict[int, int] = {}
+            if existing:
+                last_n.update(conn.execute(_LAST_EVIDENCE_N, {"ids": existing}).tuples().all())
+            evidence = []
+            for (case, _obs, images), obs_id in zip(with_images, obs_ids, strict=True):
+                for img in images:
+                    n = last_n[case.id] = last_n.get(case.id, 0) + 1
+                    path = f"{case.id}/{n}-{img.kind}.jpg"
+                    target = self._evidence_dir / path
+                    _write_atomic(target, img.data)
+                    written.append(target)
+                    evidence.append(
+                        {
+                            "case_id": case.id,
+                            "observation_id": obs_id,
+                            "n": n,
+                            "kind": img.kind,
+                            "path": path,
+                            "content_type": JPEG_CONTENT_TYPE,
+                            "width": img.width,
+                            "height": img.height,
+                            "created_at": now,
+                        }
+                    )
+            conn.execute(insert(_EVIDENCE), evidence)
+        if batch.audit:
+            audit = [
+                _audit_values(case.id, SYSTEM, action, before, after, now, note=note, detail=detail)
+                for case, (action, before, after, note, detail) in batch.audit
+            ]
+            conn.execute(insert(_AUDIT), audit)
+        queued = False
+        for case, values in batch.created:
+            queued |= self._enqueue(session, "case.created", Case(**values, id=case.id), now, from_status=None)
+        for case in dict.fromkeys(batch.reopened):  # the row as the batch left it
+            snapshot = self._case_snapshot(conn, case.id)
+            queued |= self._enqueue(session, "case.status_changed", snapshot, now, from_status=CaseStatus.CLOSED)
+        return queued
 
     def _has_hooks(self, event_type: str) -> bool:
         return any(event_type in h.events for h in self._settings.push.webhooks)
-
-    @staticmethod
-    def _update_case(conn: Connection, row: Row[Any], values: dict[str, Any], now: datetime) -> None:
-        """Update the case `row` was read from, if it is still at `row.version`; else `StaleDataError`."""
-        params = values | {"case_id": row.id, "old_version": row.version, "updated_at": now}
-        if conn.execute(_update_case_stmt(tuple(sorted(values))), params).rowcount != 1:
-            raise StaleDataError(f"case {row.id} changed since version {row.version} was read")
 
     @staticmethod
     def _case_snapshot(conn: Connection, case_id: int) -> Case:
@@ -439,7 +507,7 @@ class CaseService:
         return None
 
     @staticmethod
-    def _reopen_values(row: Row[Any], category: Category, now: datetime) -> dict[str, Any]:
+    def _reopen_values(row: _Candidate, category: Category, now: datetime) -> dict[str, Any]:
         """A closed case whose problem came back: registered again (its department kept), due for dispatch."""
         return {
             "status": CaseStatus.REGISTERED.value,
@@ -454,43 +522,7 @@ class CaseService:
             "reopen_count": row.reopen_count + 1,
         }
 
-    def _find_match(self, conn: Connection, event: Event, category: Category) -> Row[Any] | None:
-        window = timedelta(hours=self._settings.cases.merge_window_h)
-        bounds = {"since": event.start - window, "until": event.end + window}
-        return self._best_match(conn, "open", event, category, bounds)
-
-    def _find_recurrence(self, conn: Connection, event: Event, category: Category) -> Row[Any] | None:
-        """A case closed within `lifecycle.recurrence_window_h` before the event, at the same place."""
-        if self._settings.lifecycle.recurrence == "off":
-            return None
-        window = timedelta(hours=self._settings.lifecycle.recurrence_window_h)
-        return self._best_match(conn, "closed", event, category, {"since": event.start - window})
-
-    def _best_match(
-        self,
-        conn: Connection,
-        kind: Literal["open", "closed"],
-        event: Event,
-        category: Category,
-        params: dict[str, Any],
-    ) -> Row[Any] | None:
-        params = params | {"category": event.category, "source_id": event.source_id}
-        geo: Literal["none", "lat", "latlon"] = "none"
-        if event.geo is not None:
-            dlat, dlon = degrees_box(event.geo.lat, event.geo.lon, category.merge_radius_m)
-            params |= {"lat0": event.geo.lat - dlat, "lat1": event.geo.lat + dlat}
-            geo = "lat"
-            if dlon is not None:
-                params |= {"lon0": event.geo.lon - dlon, "lon1": event.geo.lon + dlon}
-                geo = "latlon"
-        best: tuple[tuple[int, float, float], Row[Any]] | None = None
-        for row in conn.execute(_match_stmt(kind, geo), params):
-            key = self._match_key(row, event, category)
-            if key is not None and (best is None or key < best[0]):
-                best = (key, row)
-        return best[1] if best else None
-
-    def _match_key(self, case: Row[Any], event: Event, category: Category) -> tuple[int, float, float] | None:
+    def _match_key(self, case: _Candidate, event: Event, category: Category) -> tuple[int, float, float] | None:
         """Sort key of a matching case (smaller is better), None when it does not match."""
         recency = -case.last_seen.timestamp()
         if event.geo is not None and case.lat is not None and case.lon is not None:
@@ -1037,7 +1069,7 @@ def _write_atomic(target: Path, data: bytes) -> None:
         raise EvidenceWriteError(f"cannot write evidence file {target}: {exc.strerror or exc}") from exc
 
 
-def _merged_values(case: Row[Any], event: Event) -> dict[str, Any]:
+def _merged_values(case: _Candidate, event: Event) -> dict[str, Any]:
     """The case columns after merging `event` into the case `case` was read from."""
     values: dict[str, Any] = {
         "source_id": case.source_id,
@@ -1085,15 +1117,96 @@ def _observation_values(case_id: int, event: Event) -> dict[str, Any]:
     }
 
 
+class _Candidate:
+    """A case an ingest batch may write to: its columns as read (or, when `new`, as they will be inserted),
+    changed in memory by the batch's events; `changed` names the columns to write back."""
+
+    def __init__(self, cols: dict[str, Any], *, new: bool):
+        self.cols = cols
+        self.new = new
+        self.read_version: int | None = cols.get("version")
+        self.changed: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        cols = self.__dict__.get("cols")
+        if cols is None or name not in cols:
+            raise AttributeError(name)
+        return cols[name]
+
+    def apply(self, values: dict[str, Any]) -> None:
+        self.cols.update(values)
+        self.changed.update(values)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A case known only by its id (the one an already-ingested event went to)."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """What one event of a batch does; its case's id is known once the batch is written."""
+
+    case: _Candidate | _Stored
+    created: bool = False
+    merged: bool = False
+    duplicate: bool = False
+    reopened: bool = False
+    repeat_of: int | None = None
+
+    def result(self) -> IngestResult:
+        return IngestResult(
+            case_id=int(self.case.id),
+            created=self.created,
+            merged=self.merged,
+            duplicate=self.duplicate,
+            reopened=self.reopened,
+            repeat_of=self.repeat_of,
+        )
+
+
+_AuditPlan = tuple[str, CaseStatus | None, CaseStatus | None, str, dict[str, Any]]  # action, from, to, note, detail
+
+
 @dataclass
 class _Batch:
-    """What one ingest transaction has seen and still has to insert."""
+    """What one ingest transaction has seen, decided and still has to write."""
 
-    known: dict[str, int] = field(default_factory=dict)  # event id -> case id (stored before or in this batch)
-    last_n: dict[int, int] = field(default_factory=dict)  # case id -> highest evidence number so far
-    observations: list[dict[str, Any]] = field(default_factory=list)
-    evidence: list[dict[str, Any]] = field(default_factory=list)
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    now: datetime
+    known: dict[str, _Stored | _Candidate] = field(default_factory=dict)  # event id -> its case (stored or batch)
+    candidates: dict[str, dict[int, _Candidate]] = field(default_factory=dict)  # event id -> case id -> case
+    touched: dict[str, dict[_Candidate, None]] = field(default_factory=dict)  # category -> cases changed, in order
+    new: list[_Candidate] = field(default_factory=list)  # cases to insert, in event order
+    observations: list[tuple[_Candidate, dict[str, Any], Sequence[_Encoded]]] = field(default_factory=list)
+    audit: list[tuple[_Candidate, _AuditPlan]] = field(default_factory=list)
+    created: list[tuple[_Candidate, dict[str, Any]]] = field(default_factory=list)  # webhooks: values at creation
+    reopened: list[_Candidate] = field(default_factory=list)  # webhooks: cases a recurrence reopened
+
+
+def _place_box(event: Event, category: Category) -> tuple[float, float, float, float] | None:
+    """(lat0, lat1, lon0, lon1) around the event's position holding every point within the merge radius."""
+    if event.geo is None:
+        return None
+    dlat, dlon = degrees_box(event.geo.lat, event.geo.lon, category.merge_radius_m)
+    lon0, lon1 = (event.geo.lon - dlon, event.geo.lon + dlon) if dlon is not None else (-_ANY_LON, _ANY_LON)
+    return event.geo.lat - dlat, event.geo.lat + dlat, lon0, lon1
+
+
+def _at_place(case: dict[str, Any], event: Event, box: tuple[float, float, float, float] | None) -> bool:
+    """The place condition of `_candidates_stmt` for a case's columns: in the event's box, or (either side
+    without a position) from the same source. `_match_key` then decides (distance, or box overlap)."""
+    lat, lon = case["lat"], case["lon"]
+    if box is not None and lat is not None and lon is not None:
+        if box[0] <= lat <= box[1] and box[2] <= lon <= box[3]:
+            return True
+    return bool(case["source_id"] == event.source_id and (box is None or lat is None or lon is None))
+
+
+def _is_open_in(case: dict[str, Any], since: datetime, until: datetime) -> bool:
+    """The merge-window condition of `_candidates_stmt`: open, and its sightings overlap since..until."""
+    return bool(case["status"] in _OPEN and case["last_seen"] >= since and case["first_seen"] <= until)
 
 
 # ---- the ingest path's Core statements (built once; SQLAlchemy caches their compiled form) -------------------
@@ -1102,39 +1215,87 @@ _OBSERVATIONS = cast(Table, Observation.__table__)
 _EVIDENCE = cast(Table, Evidence.__table__)
 _AUDIT = cast(Table, AuditEntry.__table__)
 _C = _CASES.c
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _KNOWN_EVENTS = select(_OBSERVATIONS.c.event_id, _OBSERVATIONS.c.case_id).where(
     _OBSERVATIONS.c.event_id.in_(bindparam("ids", expanding=True))
 )
-_INSERT_CASE = insert(_CASES).returning(_C.id)
-_INSERT_OBSERVATION = insert(_OBSERVATIONS).returning(_OBSERVATIONS.c.id)
-_LAST_EVIDENCE_N = select(func.max(_EVIDENCE.c.n)).where(_EVIDENCE.c.case_id == bindparam("case_id"))
-_MATCH_COLUMNS = (
-    _C.id, _C.version, _C.source_id, _C.lat, _C.lon, _C.x1, _C.y1, _C.x2, _C.y2,
-    _C.first_seen, _C.last_seen, _C.max_confidence, _C.observation_count, _C.reopen_count,
+_LAST_EVIDENCE_N = (
+    select(_EVIDENCE.c.case_id, func.max(_EVIDENCE.c.n))
+    .where(_EVIDENCE.c.case_id.in_(bindparam("ids", expanding=True)))
+    .group_by(_EVIDENCE.c.case_id)
+)
+_CANDIDATE_COLUMNS = (
+    _C.id, _C.version, _C.category, _C.status, _C.source_id, _C.lat, _C.lon, _C.x1, _C.y1, _C.x2, _C.y2,
+    _C.first_seen, _C.last_seen, _C.closed_at, _C.max_confidence, _C.observation_count, _C.reopen_count,
 )  # fmt: skip
+_CANDIDATE_SIZES = (1, 2, 4, 8, 16, 25, 50, 100)  # events per candidate query (a chunk is padded up to one)
+_CANDIDATE_CHUNK = _CANDIDATE_SIZES[-1]
+_ANY_LON = 1000.0  # a longitude bound that excludes nothing (near the poles, across the antimeridian)
+_OPEN = frozenset(s.value for s in OPEN_STATUSES)
+_CLOSED = CaseStatus.CLOSED.value
 
 
 @functools.cache
-def _match_stmt(kind: Literal["open", "closed"], geo: Literal["none", "lat", "latlon"]) -> Select[Any]:
-    """Candidate cases of one category near an event: open ones in the merge window, or recently closed ones."""
-    if kind == "open":
-        when = [
-            _C.status.in_([s.value for s in OPEN_STATUSES]),
-            _C.last_seen >= bindparam("since"),
-            _C.first_seen <= bindparam("until"),
-        ]
-    else:
-        when = [_C.status == CaseStatus.CLOSED.value, _C.closed_at >= bindparam("since")]
-    same_source = _C.source_id == bindparam("source_id")
-    if geo == "none":
-        place = same_source
-    else:
-        near = [_C.lat.between(bindparam("lat0"), bindparam("lat1"))]
-        if geo == "latlon":
-            near.append(_C.lon.between(bindparam("lon0"), bindparam("lon1")))
-        place = or_(and_(*near), and_(or_(_C.lat.is_(None), _C.lon.is_(None)), same_source))
-    return select(*_MATCH_COLUMNS).where(_C.category == bindparam("category"), *when, place)
+def _advisory_lock_stmt(n: int) -> TextClause:
+    """One round trip for the batch's category locks, taken left to right (in key order)."""
+    return text("SELECT " + ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(n)))
+
+
+_WINDOW = ("j", "c", "s", "u", "r", "a", "b", "o", "p", "src", "g")  # one event's window (see _candidates_stmt)
+_PG_CANDIDATES = text(
+    "SELECT v.j, "
+    + ", ".join(f"cases.{c.name}" for c in _CANDIDATE_COLUMNS)
+    + " FROM unnest(CAST(:j AS integer[]), CAST(:c AS varchar[]), CAST(:s AS timestamptz[]),"
+    " CAST(:u AS timestamptz[]), CAST(:r AS timestamptz[]), CAST(:a AS float8[]), CAST(:b AS float8[]),"
+    " CAST(:o AS float8[]), CAST(:p AS float8[]), CAST(:src AS varchar[]), CAST(:g AS boolean[]))"
+    " AS v(j, c, s, u, r, a, b, o, p, src, g)"
+    " JOIN cases ON cases.category = v.c"
+    " AND ((cases.status IN (" + ", ".join(f"'{s}'" for s in sorted(_OPEN)) + ")"
+    " AND cases.last_seen >= v.s AND cases.first_seen <= v.u)"
+    f" OR (cases.status = '{_CLOSED}' AND cases.closed_at >= v.r))"
+    " AND ((cases.lat BETWEEN v.a AND v.b AND cases.lon BETWEEN v.o AND v.p)"
+    " OR (cases.source_id = v.src AND (cases.lat IS NULL OR cases.lon IS NULL OR v.g)))"
+).columns(column("j", Integer()), *_CANDIDATE_COLUMNS)  # the same conditions as _candidates_stmt, which SQLite runs
+
+
+@functools.cache
+def _candidates_stmt(size: int) -> Select[Any]:
+    """(j, case columns) of the cases event j of `size` may merge into or recur at. The events are a CTE `v`,
+    one row each (bind names suffixed j): a case of its category (c) that is open and overlaps its merge window
+    (s..u) or was closed since r (NULL: recurrence off), and lies in its box (a..b, o..p; NULL without a
+    position) or, either side without a position, comes from its source (src; g: the event has no position)."""
+
+    def p(name: str, j: int, type_: Any) -> Any:
+        return bindparam(f"{name}{j}", type_=type_)
+
+    def f(name: str, j: int) -> Any:
+        return sql_cast(p(name, j, Float()), Float())  # typed even when every row has NULL (Postgres)
+
+    rows = [
+        select(
+            p("j", j, Integer()).label("j"),
+            p("c", j, _C.category.type).label("c"),
+            p("s", j, _C.last_seen.type).label("s"),
+            p("u", j, _C.first_seen.type).label("u"),
+            p("r", j, _C.closed_at.type).label("r"),
+            f("a", j).label("a"),
+            f("b", j).label("b"),
+            f("o", j).label("o"),
+            f("p", j).label("p"),
+            p("src", j, _C.source_id.type).label("src"),
+            p("g", j, Boolean()).label("g"),
+        )  # fmt: skip
+        for j in range(size)
+    ]
+    v = (union_all(*rows) if size > 1 else rows[0]).cte("v")
+    when = or_(
+        and_(_C.status.in_(sorted(_OPEN)), _C.last_seen >= v.c.s, _C.first_seen <= v.c.u),
+        and_(_C.status == _CLOSED, _C.closed_at >= v.c.r),
+    )
+    place = or_(
+        and_(_C.lat.between(v.c.a, v.c.b), _C.lon.between(v.c.o, v.c.p)),
+        and_(_C.source_id == v.c.src, or_(_C.lat.is_(None), _C.lon.is_(None), v.c.g)),
+    )
+    return select(v.c.j, *_CANDIDATE_COLUMNS).join_from(v, _CASES, and_(_C.category == v.c.c, when, place))
 
 
 @functools.cache

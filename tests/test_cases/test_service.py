@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -356,3 +357,119 @@ def test_cursor_pages_are_stable_while_new_cases_arrive(service: CaseService) ->
         with pytest.raises(InvalidFilter) as err:
             service.list_cases(**kwargs)  # type: ignore[arg-type]
         assert err.value.field == field
+
+
+def _store_snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    """Everything ingestion writes, in id order; the case version and update time left out (a batch bumps a
+    case's version once, event by event bumps it per sighting)."""
+    skip = {"version", "updated_at"}
+    queries = {
+        "cases": "SELECT * FROM cases ORDER BY id",
+        "observations": "SELECT case_id, event_id, source_id, lat, lon, x1, y1, x2, y2, confidence FROM observations"
+        " ORDER BY event_id",
+        "evidence": "SELECT e.case_id, e.n, e.kind, e.path, o.event_id FROM evidence e"
+        " JOIN observations o ON o.id = e.observation_id ORDER BY e.case_id, e.n",
+        "audit": "SELECT case_id, action, from_status, to_status, note FROM case_audit ORDER BY id",
+    }
+    with engine.connect() as conn:
+        out = {}
+        for name, q in queries.items():
+            result = conn.execute(sa.text(q))
+            keep = [i for i, k in enumerate(result.keys()) if k not in skip]
+            out[name] = [tuple(row[i] for i in keep) for row in result]
+        return out
+
+
+@pytest.mark.parametrize("recurrence", ["link", "reopen"])
+def test_a_mixed_batch_ends_exactly_as_the_same_events_one_by_one(
+    recurrence: str, settings: Settings, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Positions and none, two sources and overlapping boxes, two categories, sightings inside and outside the
+    merge window, a closed case that recurs, a case with evidence already, duplicates inside the batch and of
+    an earlier event: `ingest_many` and `ingest` one by one leave the same cases, observations and evidence."""
+    from cases.lifecycle import Action, Actor, Role, Verdict
+    from cityeye.config import LifecycleSettings
+    from models.taxonomy import load_taxonomy
+
+    from .factories import Clock
+
+    rng = random.Random(7)
+    events = []
+    for i in range(80):
+        metres = rng.choice([0, 8, 15, 40, 300, 310, 2000]) + rng.uniform(-3, 3)
+        events.append(
+            make_event(
+                category=rng.choice(["garbage", "street_stall"]),
+                geo=None if rng.random() < 0.3 else north_of(metres),
+                start=T0 + timedelta(hours=rng.choice([1, 2, 3, 80, 200]), minutes=i),
+                source_id=rng.choice(["cam-1", "cam-2"]),
+                bbox=rng.choice([(10.0, 10.0, 40.0, 40.0), (14.0, 12.0, 44.0, 42.0), (200.0, 200.0, 260.0, 260.0)]),
+                confidence=round(rng.uniform(0.3, 0.99), 3),
+                evidence=None if rng.random() < 0.2 else (),
+            )
+        )
+    early = make_event(geo=north_of(0), source_id="cam-9")
+    events += [events[3], events[10], events[3], early]
+    other = Settings(data_dir=tmp_path / "other")
+    if settings.database_url is not None:
+        other = Settings(data_dir=tmp_path / "other", database_url=request.getfixturevalue("postgres").new_database())
+    lifecycle = LifecycleSettings(recurrence=recurrence, recurrence_window_h=400)  # type: ignore[arg-type]
+    outcomes = []
+    for base, one_by_one in ((settings, False), (other, True)):
+        s = base.model_copy(update={"lifecycle": lifecycle})
+        migrate(s)
+        eng = make_engine(s)
+        try:
+            service = CaseService(session_factory(eng), s, load_taxonomy(), clock=Clock())
+            service.ingest(early)  # a case with two evidence images: the batch's numbering continues after them
+            service.ingest(make_event(category="street_stall", source_id="cam-2", evidence=()))  # no position
+            case = service.get_case(service.ingest(make_event(geo=north_of(300), evidence=())).case_id).case
+            for action, role, kwargs in (
+                (Action.REGISTER, Role.OPERATOR, {}),
+                (Action.DISPATCH, Role.DISPATCHER, {"department": "sanitation"}),
+                (Action.HANDLED, Role.DEPARTMENT, {}),
+                (Action.VERIFY, Role.INSPECTOR, {"verdict": Verdict.CONFIRMED}),
+                (Action.CLOSE, Role.OPERATOR, {}),
+            ):
+                case = service.act(case.id, action, Actor("x", role), version=case.version, **kwargs)  # type: ignore[arg-type]
+            results = [service.ingest(e) for e in events] if one_by_one else service.ingest_many(events)
+            outcomes.append((results, _store_snapshot(eng)))
+        finally:
+            eng.dispose()
+    (batch, batch_store), (single, single_store) = outcomes
+    assert batch == single
+    for table in ("cases", "observations", "evidence", "audit"):
+        assert batch_store[table] == single_store[table], table
+    assert sum(r.created for r in batch) >= 5 and sum(r.merged for r in batch) >= 30
+    assert sum(r.duplicate for r in batch) == 4 and len(batch_store["evidence"]) > 2
+    if recurrence == "reopen":
+        assert any(r.reopened for r in batch)
+    else:
+        assert any(r.repeat_of is not None for r in batch)
+
+
+def test_a_batch_that_loses_a_version_race_is_redone_event_by_event(
+    service: CaseService, engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dispatcher changes a case between the batch's read and its write: the batch's optimistic-lock update
+    misses, nothing of the batch is kept, and its events are ingested again one by one; nothing is lost."""
+    from cases.lifecycle import Actor, Role
+
+    if settings.database_url is None:
+        pytest.skip("SQLite: a batch holds the write lock from its first read, no other writer gets in")
+    case = service.get_case(service.ingest(make_event(geo=north_of(0), evidence=())).case_id).case
+    write_batch = service._write_batch
+    raced: list[int] = []
+
+    def racing(*args: object) -> bool:
+        if not raced:  # the first batch: someone else commits a change to the case it is about to update
+            raced.append(service.act(case.id, "register", Actor("olga", Role.OPERATOR), version=case.version).version)
+        return write_batch(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "_write_batch", racing)
+    events = [make_event(geo=north_of(i), start=T0 + timedelta(minutes=i + 1), source_id=f"cam-{i}") for i in range(3)]
+    results = service.ingest_many(events)
+    assert [(r.case_id, r.merged) for r in results] == [(case.id, True)] * 3 and raced == [case.version + 1]
+    after = service.get_case(case.id)
+    assert after.case.status == CaseStatus.REGISTERED and after.case.observation_count == 4
+    assert count(engine, "observations") == 4 and [e.n for e in after.evidence] == [1, 2, 3, 4, 5, 6]
