@@ -247,7 +247,12 @@ class SurveySettings(_Strict):
     zip_max_ratio: float = Field(
         default=100.0, ge=2, le=100_000, description="a zip member expanding more than this many times is a zip bomb"
     )
-    tile_size: int = Field(default=640, ge=32, le=4096, description="sliced inference: tile side in pixels")
+    tile_size: int | None = Field(
+        default=None,
+        ge=32,
+        le=4096,
+        description="sliced inference: tile side in pixels; default: the detector's inference size (no downscaling)",
+    )
     tile_overlap: float = Field(default=0.2, ge=0, lt=0.9, description="sliced inference: overlap of neighbours")
     full_image: bool = Field(default=True, description="sliced inference: also one pass over the whole image")
     sensor_width_mm: float | None = Field(

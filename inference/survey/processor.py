@@ -100,7 +100,11 @@ class SurveyProcessor:
         self.detector = (
             TiledDetector(
                 detector,
-                TileSpec(size=self.cfg.tile_size, overlap=self.cfg.tile_overlap, full_image=self.cfg.full_image),
+                TileSpec(
+                    size=self.cfg.tile_size or int(getattr(detector, "imgsz", 640)),
+                    overlap=self.cfg.tile_overlap,
+                    full_image=self.cfg.full_image,
+                ),
             )
             if detector is not None
             else None

@@ -43,10 +43,8 @@ def test_survey_run_finds_a_new_structure_between_two_orthos(
     may = write_geotiff(tmp_path / "may.tif", noisy(scene, 1), x0, y0, 0.1)
     june = write_geotiff(tmp_path / "june.tif", noisy(blue_roof(scene, 300, 250, 80, 60), 2), x0, y0, 0.1)
     data = str(tmp_path / "data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CITYEYE_SURVEY__TILE_SIZE", "640")
-        assert main(["--data-dir", data, "survey", "run", str(may), "--area", "a", "--quiet"]) == 0
-        assert main(["--data-dir", data, "survey", "run", str(june), "--area", "a", "--quiet"]) == 0
+    assert main(["--data-dir", data, "survey", "run", str(may), "--area", "a", "--quiet"]) == 0
+    assert main(["--data-dir", data, "survey", "run", str(june), "--area", "a", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "1 new structures, 0 permitted), 1 new cases" in out
 
