@@ -7,6 +7,8 @@ import { renderMap } from './map.js';
 import { renderQueue } from './queue.js';
 import { renderCase } from './case.js';
 import { renderModels } from './models.js';
+import { renderCameras } from './cameras.js';
+import { renderSurveys } from './surveys.js';
 
 const view = () => document.getElementById('view');
 let cleanup = null;
@@ -14,6 +16,8 @@ let cleanup = null;
 const PAGES = [
   { id: 'map', render: renderMap, show: () => true },
   { id: 'queue', render: renderQueue, show: () => true },
+  { id: 'cameras', render: renderCameras, show: () => state.config.features.cameras },
+  { id: 'surveys', render: renderSurveys, show: () => state.config.features.surveys },
   { id: 'models', render: renderModels, show: () => state.config.features.models },
 ];
 

@@ -96,7 +96,10 @@ function geoLayer(url, colour, transform = (x) => x) {
       const max = layer.maxValue || 1;
       return { color: colour, weight: 1, fillColor: colour, fillOpacity: v === null ? 0.25 : 0.1 + 0.6 * Math.min(v / max, 1) };
     },
-    pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 6, color: colour, weight: 2, fillOpacity: 0.5 }),
+    pointToLayer: (f, latlng) => L.circleMarker(latlng, {
+      radius: 6, color: colour, weight: 2, fillOpacity: 0.7, className: 'finding-marker',
+      fillColor: f.properties && f.properties.category ? categoryColour(f.properties.category) : colour,
+    }),
     onEachFeature: (f, l) => l.bindPopup(() => propsTable(f.properties)),
   });
   let loaded = false;
@@ -114,6 +117,19 @@ function geoLayer(url, colour, transform = (x) => x) {
     }
   });
   return layer;
+}
+
+// the findings of the latest finished surveys, as one FeatureCollection
+const SURVEYS_ON_MAP = 10;
+async function surveyFindings(list) {
+  const done = (Array.isArray(list) ? list : list.items || []).filter((sv) => sv.status === 'done').slice(0, SURVEYS_ON_MAP);
+  const reports = await Promise.all(done.map((sv) => api(`/surveys/${sv.id}/report`).catch(() => null)));
+  const features = [];
+  reports.forEach((r, i) => {
+    if (!r) return;
+    for (const f of r.findings.features || []) features.push({ ...f, properties: { survey: `#${done[i].id} ${done[i].area}`, ...f.properties } });
+  });
+  return { type: 'FeatureCollection', features };
 }
 
 async function showCard(card, id) {
@@ -172,6 +188,7 @@ export async function renderMap(root) {
   const cases = L.featureGroup().addTo(map);
   const overlays = { [t('districts')]: districts, [t('grid')]: grid };
   if (cfg.features.forecast) overlays[t('forecast')] = geoLayer('/forecast', '#e65100');
+  if (cfg.features.surveys) overlays[t('survey_findings')] = geoLayer('/surveys', '#00838f', surveyFindings);
   L.control.layers(null, overlays, { collapsed: false }).addTo(map);
   legend().addTo(map);
   L.control.scale().addTo(map);
