@@ -172,12 +172,18 @@ class Health(BaseModel):
 class MePublic(BaseModel):
     name: str | None = Field(description="the API key's name; null without a key (reads open)")
     role: Role | None
-    districts: list[str] = Field(description="districts the key is bound to; empty = all")
-    actions: list[Action] = Field(description="case actions the role may take")
+    districts: list[str] = Field(default_factory=list, description="districts the key is bound to; empty = all")
+    actions: list[Action] = Field(default_factory=list, description="case actions the role may take")
     action_from: dict[Action, list[CaseStatus]] = Field(
-        description="for each of those actions, the statuses a case must be in (the lifecycle's transitions)"
+        default_factory=dict,
+        description="for each of those actions, the statuses a case must be in (the lifecycle's transitions)",
     )
-    model_actions: list[Literal["promote", "rollback"]] = Field(description="model registry actions the role may take")
+    model_actions: list[Literal["promote", "rollback"]] = Field(
+        default_factory=list, description="model registry actions the role may take"
+    )
+    camera_actions: list[Literal["edit"]] = Field(
+        default_factory=list, description="camera actions the role may take (add, edit, zones)"
+    )
 
 
 # ---- drone surveys -------------------------------------------------------------------------------------------

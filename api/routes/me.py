@@ -1,7 +1,7 @@
 """`GET /me`: who the API key is and what it may do, so a client (the console) shows only what the role allows.
 
 The permissions come from the same tables the case service enforces (`cases.lifecycle.PERMISSIONS`,
-`api.routes.models.PROMOTE_ROLES`); the server still checks every action.
+`api.routes.models.PROMOTE_ROLES`, `api.routes.cameras.WRITE_ROLES`); the server still checks every action.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.auth import ReaderDep
+from api.routes.cameras import WRITE_ROLES as CAMERA_ROLES
 from api.routes.models import PROMOTE_ROLES
 from api.schemas import MePublic
 from cases.lifecycle import PERMISSIONS, TRANSITIONS, Action
@@ -22,7 +23,7 @@ def me(reader: ReaderDep) -> MePublic:
     """The caller's key name, role, districts and allowed actions; without a key (where reads are open) no role
     and no actions. 401 for a wrong key, or no key where reads need one."""
     if reader is None:
-        return MePublic(name=None, role=None, districts=[], actions=[], action_from={}, model_actions=[])
+        return MePublic(name=None, role=None)
     actions = [a for a in Action if reader.role in PERMISSIONS[a]]
     return MePublic(
         name=reader.name,
@@ -31,4 +32,5 @@ def me(reader: ReaderDep) -> MePublic:
         actions=actions,
         action_from={a: [s for s in CaseStatus if s in TRANSITIONS[a][0]] for a in actions},
         model_actions=["promote", "rollback"] if reader.role in PROMOTE_ROLES else [],
+        camera_actions=["edit"] if reader.role in CAMERA_ROLES else [],
     )

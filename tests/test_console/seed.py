@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
+from sqlalchemy.orm import Session, sessionmaker
 
 from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
@@ -25,6 +27,10 @@ from datasets.synthetic import generate_scene
 from inference.event import Event, EvidenceImage
 from inference.evidence import crop
 from inference.frame import GeoContext
+from inference.streams.config import CameraConfig, CameraGeoConfig, Zone
+from inference.streams.runner import snapshot_path
+from inference.streams.source import SourceStatus
+from inference.streams.store import CameraStore
 from models.taxonomy import load_taxonomy
 
 BASE_LAT, BASE_LON = 31.2304, 121.4737  # Shanghai, People's Square
@@ -79,6 +85,30 @@ def _scene_event(i: int, now: datetime) -> Event | None:
     )
 
 
+def _seed_cameras(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Two cameras as a stream worker leaves them: one streaming (latest snapshot written), one reconnecting."""
+    store = CameraStore(sessions)
+    store.create(
+        CameraConfig(
+            id="cam-1",
+            name="Nanjing Road east",
+            url="rtsp://10.0.0.5/stream1",
+            geo=CameraGeoConfig(lat=BASE_LAT + 0.004, lon=BASE_LON + 0.001),
+            zones=[Zone(name="sidewalk", kind="no_vending", points=[(100, 400), (900, 400), (900, 700), (100, 700)])],
+        )
+    )
+    store.create(CameraConfig(id="cam-2", name="People's Square", url="http://10.0.0.6/mjpeg"))
+    snapshot = snapshot_path(settings.data_dir, "cam-1")
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(snapshot), generate_scene("street", seed=3, size=(960, 720)).image)
+    now = datetime.now(UTC)
+    statuses = [
+        SourceStatus("cam-1", state="streaming", fps=2.0, frames=120, last_frame_at=now, reconnects=1),
+        SourceStatus("cam-2", state="reconnecting", reconnects=4, last_error="connection refused"),
+    ]
+    store.write_status("worker-a", {st.camera_id: st.as_dict() for st in statuses})
+
+
 def seed_city(data_dir: Path, port: int = 8000, n: int = 16) -> City:
     """Cases, keys and a config file (`<data_dir>/cityeye.yaml`) for `cityeye serve`."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +150,7 @@ def seed_city(data_dir: Path, port: int = 8000, n: int = 16) -> City:
                 case = present.act(case_id, Action.HANDLED, ADMIN, version=case.version, note="cleared")
             if step == 4:
                 case = present.act(case_id, Action.VERIFY, ADMIN, version=case.version, verdict=Verdict.CONFIRMED)
+        _seed_cameras(settings, sessions)
         keys = ApiKeys(sessions)
         tokens = {role.value: keys.create(f"{role.value}-1", role).token for role in Role}
     finally:

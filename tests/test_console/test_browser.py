@@ -82,6 +82,13 @@ def test_dispatcher_sees_map_and_queue_and_dispatches_a_case(
     unplaced = browser.find_elements(By.CSS_SELECTOR, "#unplaced a.unplaced-case")
     assert sorted(int(a.get_attribute("data-case-id")) for a in unplaced) == sorted(c["id"] for c in no_position)
     shot(browser, screenshots, "01-map")
+    # the cameras layer: cam-1 has a position
+    label = next(
+        x for x in browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label") if "Cameras" in x.text
+    )
+    label.find_element(By.TAG_NAME, "input").click()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.camera-marker")) == 1)
+    label.find_element(By.TAG_NAME, "input").click()
     # click a marker → its case card
     target = next(c for c in expected if c["status"] == "registered")
     marker = browser.find_element(By.CSS_SELECTOR, f"path.case-{target['id']}")
@@ -206,3 +213,73 @@ def test_logout_forgets_the_key(browser: Driver, server: Server) -> None:
     browser.refresh()  # a new page load: nothing remembers the key
     visible(browser, "#login-key")
     assert browser.find_elements(By.ID, "whoami") == []
+
+
+def click_image_at(driver: Driver, selector: str, x: float, y: float, width: float, height: float) -> None:
+    """A click on an SVG picture at image pixel (x, y), as a person's mouse would send it."""
+    driver.execute_script(
+        """const [sel, x, y, w, h] = arguments; const el = document.querySelector(sel);
+        el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();
+        el.dispatchEvent(new MouseEvent('click', {bubbles: true, clientX: r.left + x / w * r.width,
+                                                  clientY: r.top + y / h * r.height}));""",
+        selector,
+        x,
+        y,
+        width,
+        height,
+    )
+
+
+def test_cameras_status_snapshot_and_zone_drawing(browser: Driver, server: Server, screenshots: Path) -> None:
+    login(browser, server, "dispatcher")  # may look, may not change cameras
+    go(browser, server, "#/cameras")
+    css(browser, "tr.camera-row[data-camera='cam-2']")
+    assert browser.find_elements(By.CSS_SELECTOR, "button.camera-edit, #camera-add") == []
+
+    login(browser, server, "admin")
+    go(browser, server, "#/cameras")
+    row1 = css(browser, "tr.camera-row[data-camera='cam-1']")
+    assert "streaming" in row1.text and "2.0" in row1.text
+    row2 = browser.find_element(By.CSS_SELECTOR, "tr.camera-row[data-camera='cam-2']")
+    assert "reconnecting" in row2.text and "connection refused" in row2.text and "4" in row2.text
+    # the latest snapshot with its zone drawn
+    row1.find_element(By.CSS_SELECTOR, "button.camera-view").click()
+    css(browser, "#camera-detail svg image[href^='blob:']")
+    assert browser.find_elements(By.CSS_SELECTOR, "#camera-detail g.zone[data-zone='sidewalk'] polygon")
+    shot(browser, screenshots, "11-cameras")
+
+    # draw a construction-watch zone on the snapshot (960 x 720) and save the camera
+    browser.find_element(By.CSS_SELECTOR, "tr.camera-row[data-camera='cam-1'] button.camera-edit").click()
+    css(browser, "#zone-canvas svg image[href^='blob:']")
+    points = [(600, 60), (900, 60), (900, 300), (600, 300)]
+    for x, y in points:
+        click_image_at(browser, "#zone-canvas svg", x, y, 960, 720)
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#zone-canvas g.drawing circle")) == 4)
+    browser.find_element(By.ID, "zone-name").send_keys("roof")
+    browser.execute_script(
+        "const s = document.getElementById('zone-kind'); s.value = 'construction_watch';"
+        "s.dispatchEvent(new Event('change'));"
+    )
+    browser.find_element(By.ID, "zone-close").click()
+    css(browser, "#zone-canvas g.zone[data-zone='roof'] polygon")
+    shot(browser, screenshots, "12-camera-zone-drawn")
+    browser.find_element(By.ID, "camera-save").click()
+    wait(browser, lambda d: d.find_elements(By.ID, "camera-form") == [])
+    with server.api("admin") as api:
+        zones = {z["name"]: z for z in api.get("/cameras/cam-1").json()["config"]["zones"]}
+    assert zones["roof"]["kind"] == "construction_watch" and "sidewalk" in zones
+    assert all(
+        abs(px - x) <= 2 and abs(py - y) <= 2 for (px, py), (x, y) in zip(zones["roof"]["points"], points, strict=True)
+    )
+
+    # a new camera; a bad URL is refused with the server's message
+    browser.find_element(By.ID, "camera-add").click()
+    visible(browser, "#camera-form input[name='id']").send_keys("cam-3")
+    browser.find_element(By.CSS_SELECTOR, "#camera-form input[name='url']").send_keys("ftp://10.0.0.7/x")
+    browser.find_element(By.ID, "camera-save").click()
+    wait(browser, lambda d: "url scheme must be one of" in d.find_element(By.ID, "toast").text)
+    url = browser.find_element(By.CSS_SELECTOR, "#camera-form input[name='url']")
+    url.clear()
+    url.send_keys("rtsp://10.0.0.7/stream")
+    browser.find_element(By.ID, "camera-save").click()
+    css(browser, "tr.camera-row[data-camera='cam-3']")

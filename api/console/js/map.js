@@ -89,7 +89,7 @@ function propsTable(props) {
 }
 
 // GeoJSON from an optional API, shaded by its numeric value (forecast cells) or drawn as points (findings)
-function geoLayer(url, colour, transform = (x) => x) {
+function geoLayer(url, colour, transform = (x) => x, markerClass = 'overlay-marker') {
   const layer = L.geoJSON(null, {
     style: (f) => {
       const v = valueOf(f.properties || {});
@@ -97,7 +97,7 @@ function geoLayer(url, colour, transform = (x) => x) {
       return { color: colour, weight: 1, fillColor: colour, fillOpacity: v === null ? 0.25 : 0.1 + 0.6 * Math.min(v / max, 1) };
     },
     pointToLayer: (f, latlng) => L.circleMarker(latlng, {
-      radius: 6, color: colour, weight: 2, fillOpacity: 0.7, className: 'finding-marker',
+      radius: 6, color: colour, weight: 2, fillOpacity: 0.7, className: markerClass,
       fillColor: f.properties && f.properties.category ? categoryColour(f.properties.category) : colour,
     }),
     onEachFeature: (f, l) => l.bindPopup(() => propsTable(f.properties)),
@@ -129,6 +129,16 @@ async function surveyFindings(list) {
     if (!r) return;
     for (const f of r.findings.features || []) features.push({ ...f, properties: { survey: `#${done[i].id} ${done[i].area}`, ...f.properties } });
   });
+  return { type: 'FeatureCollection', features };
+}
+
+// cameras with a position, as points with their live state
+function cameraPoints(list) {
+  const features = (Array.isArray(list) ? list : []).filter((c) => c.config.geo).map((c) => ({
+    type: 'Feature',
+    geometry: { type: 'Point', coordinates: [c.config.geo.lon, c.config.geo.lat] },
+    properties: { camera: c.config.id, name: c.config.name, state: (c.status && c.status.state) || t('none'), fps: c.status ? c.status.fps : null },
+  }));
   return { type: 'FeatureCollection', features };
 }
 
@@ -188,7 +198,8 @@ export async function renderMap(root) {
   const cases = L.featureGroup().addTo(map);
   const overlays = { [t('districts')]: districts, [t('grid')]: grid };
   if (cfg.features.forecast) overlays[t('forecast')] = geoLayer('/forecast', '#e65100');
-  if (cfg.features.surveys) overlays[t('survey_findings')] = geoLayer('/surveys', '#00838f', surveyFindings);
+  if (cfg.features.surveys) overlays[t('survey_findings')] = geoLayer('/surveys', '#00838f', surveyFindings, 'finding-marker');
+  if (cfg.features.cameras) overlays[t('cameras')] = geoLayer('/cameras', '#37474f', cameraPoints, 'camera-marker');
   L.control.layers(null, overlays, { collapsed: false }).addTo(map);
   legend().addTo(map);
   L.control.scale().addTo(map);
