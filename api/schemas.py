@@ -184,6 +184,9 @@ class MePublic(BaseModel):
     camera_actions: list[Literal["edit"]] = Field(
         default_factory=list, description="camera actions the role may take (add, edit, zones)"
     )
+    survey_actions: list[Literal["upload"]] = Field(
+        default_factory=list, description="survey actions the role may take (create, upload, process)"
+    )
 
 
 # ---- drone surveys -------------------------------------------------------------------------------------------

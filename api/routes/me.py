@@ -1,7 +1,8 @@
 """`GET /me`: who the API key is and what it may do, so a client (the console) shows only what the role allows.
 
-The permissions come from the same tables the case service enforces (`cases.lifecycle.PERMISSIONS`,
-`api.routes.models.PROMOTE_ROLES`, `api.routes.cameras.WRITE_ROLES`); the server still checks every action.
+The permissions come from the same tables the server enforces (`cases.lifecycle.PERMISSIONS`,
+`api.routes.models.PROMOTE_ROLES`, `api.routes.cameras.WRITE_ROLES`, `cases.surveys.SURVEY_ROLES`); the server
+still checks every action.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from api.routes.models import PROMOTE_ROLES
 from api.schemas import MePublic
 from cases.lifecycle import PERMISSIONS, TRANSITIONS, Action
 from cases.status import CaseStatus
+from cases.surveys import SURVEY_ROLES
 
 router = APIRouter(tags=["auth"])
 
@@ -33,4 +35,5 @@ def me(reader: ReaderDep) -> MePublic:
         action_from={a: [s for s in CaseStatus if s in TRANSITIONS[a][0]] for a in actions},
         model_actions=["promote", "rollback"] if reader.role in PROMOTE_ROLES else [],
         camera_actions=["edit"] if reader.role in CAMERA_ROLES else [],
+        survey_actions=["upload"] if reader.role in SURVEY_ROLES else [],
     )

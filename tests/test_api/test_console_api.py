@@ -25,6 +25,8 @@ def test_me_lists_the_roles_actions_and_their_statuses(client: TestClient, keys:
             assert set(body["action_from"][action]) == {s.value for s in TRANSITIONS[Action(action)][0]}
         assert body["model_actions"] == (["promote", "rollback"] if role in (Role.DATA_TEAM, Role.ADMIN) else [])
         assert body["camera_actions"] == (["edit"] if role is Role.ADMIN else [])
+        surveyors = (Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN)
+        assert body["survey_actions"] == (["upload"] if role in surveyors else [])
     dispatcher = client.get("/me", headers=keys[Role.DISPATCHER]).json()
     assert dispatcher["actions"] == ["dispatch", "note"]
     assert dispatcher["action_from"]["dispatch"] == ["registered", "dispatched"]
@@ -47,6 +49,7 @@ def test_me_without_key_where_reads_are_open(tmp_path: Path) -> None:
             "action_from": {},
             "model_actions": [],
             "camera_actions": [],
+            "survey_actions": [],
         }
 
 

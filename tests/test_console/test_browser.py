@@ -283,3 +283,55 @@ def test_cameras_status_snapshot_and_zone_drawing(browser: Driver, server: Serve
     url.send_keys("rtsp://10.0.0.7/stream")
     browser.find_element(By.ID, "camera-save").click()
     css(browser, "tr.camera-row[data-camera='cam-3']")
+
+
+def test_survey_upload_progress_and_findings_on_the_map(
+    browser: Driver, server: Server, screenshots: Path, tmp_path: Path
+) -> None:
+    from datasets.synthetic import generate_scene
+    from tests.test_survey.factories import write_drone_photo
+
+    # a geotagged nadir drone photo (EXIF GPS + DJI XMP) over the seeded districts
+    photo = write_drone_photo(
+        tmp_path / "DJI_0001.JPG", generate_scene("aerial", seed=11, size=(1280, 960)).image, height=60.0
+    )
+    login(browser, server, "dispatcher")  # may look at surveys, may not upload
+    go(browser, server, "#/surveys")
+    css(browser, "#surveys")
+    assert browser.find_elements(By.ID, "survey-create") == []
+
+    login(browser, server, "inspector")
+    go(browser, server, "#/surveys")
+    visible(browser, "#survey-area").send_keys("huangpu")
+    browser.find_element(By.ID, "survey-name").send_keys("flight 1")
+    browser.find_element(By.ID, "survey-create-submit").click()
+    visible(browser, "#survey-files-input").send_keys(str(photo))
+    browser.find_element(By.ID, "survey-upload").click()
+    # watch the processing progress until the survey is done: it only goes up, and ends at 100 %
+    seen: list[int] = []
+
+    def done(d: Driver) -> bool:
+        seen.append(int(d.find_element(By.ID, "survey-progress").get_attribute("value")))
+        return d.find_element(By.ID, "survey-status").get_attribute("data-status") in ("done", "failed")
+
+    wait(browser, done, timeout=120)
+    assert browser.find_element(By.ID, "survey-status").get_attribute("data-status") == "done"
+    assert seen[-1] == 100 and seen == sorted(seen)
+    assert browser.find_element(By.ID, "upload-done").get_attribute("value") == "100"
+    survey_id = int(browser.find_element(By.CSS_SELECTOR, "tr.survey-row").get_attribute("data-survey"))
+    with server.api("inspector") as api:
+        findings = api.get(f"/surveys/{survey_id}/report").json()["findings"]["features"]
+    assert findings, "the detector found nothing in the drone photo"
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#survey-findings tbody tr")) == len(findings))
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#survey-map path.finding-marker")) == len(findings))
+    shot(browser, screenshots, "13-survey-report")
+
+    # the survey findings layer of the main map
+    go(browser, server, "#/map")
+    css(browser, "path.case-marker")
+    label = next(
+        x for x in browser.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label") if "Survey" in x.text
+    )
+    label.find_element(By.TAG_NAME, "input").click()
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.finding-marker")) == len(findings))
+    shot(browser, screenshots, "14-map-survey-findings")
