@@ -102,11 +102,16 @@ def test_dispatcher_sees_map_and_queue_and_dispatches_a_case(
     with server.api("dispatcher") as api:
         page = api.get("/cases", params={"sort": "priority", "limit": 50}).json()
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.case-row")) == page["total"])
-    rows = browser.find_elements(By.CSS_SELECTOR, "tr.case-row")
-    assert [int(r.get_attribute("data-case-id")) for r in rows] == [c["id"] for c in page["items"]]
     overdue = {c["id"] for c in page["items"] if c["overdue"]}
     assert overdue, "the seed made no overdue case"
-    assert {int(r.get_attribute("data-case-id")) for r in rows if "overdue" in r.get_attribute("class")} == overdue
+
+    def queue_matches(d: Driver) -> bool:  # read in a wait: the queue refreshes itself every 30 s
+        rows = d.find_elements(By.CSS_SELECTOR, "tr.case-row")
+        ids = [int(r.get_attribute("data-case-id")) for r in rows]
+        late = {int(r.get_attribute("data-case-id")) for r in rows if "overdue" in r.get_attribute("class")}
+        return ids == [c["id"] for c in page["items"]] and late == overdue
+
+    wait(browser, queue_matches)
     shot(browser, screenshots, "03-queue")
 
     # open the registered case from the queue and dispatch it
@@ -186,11 +191,16 @@ def test_chinese_labels_and_no_outside_requests(browser: Driver, server: Server,
     css(browser, "tr.case-row")
     browser.find_element(By.ID, "lang-toggle").click()
     wait(browser, lambda d: d.find_element(By.ID, "nav-queue").text == "案件队列")
-    statuses = {b.text for b in browser.find_elements(By.CSS_SELECTOR, "tr.case-row .badge[class*='status-']")}
-    assert statuses and statuses <= {"发现", "立案", "派遣", "处置", "核查", "结案", "作废"}
-    categories = {"占道经营", "暴露垃圾", "私搭乱建", "广告牌匾"}
-    texts = [r.find_elements(By.TAG_NAME, "td")[2].text for r in browser.find_elements(By.CSS_SELECTOR, "tr.case-row")]
-    assert texts and all(any(t.startswith(c) for c in categories) for t in texts)
+    zh_status = {"发现", "立案", "派遣", "处置", "核查", "结案", "作废"}
+    zh_category = ("占道经营", "暴露垃圾", "私搭乱建", "广告牌匾")
+
+    def queue_in_chinese(d: Driver) -> bool:  # the table re-renders after the switch: wait for the new one
+        rows = d.find_elements(By.CSS_SELECTOR, "tr.case-row")
+        statuses = {r.find_element(By.CSS_SELECTOR, ".badge[class*='status-']").text for r in rows}
+        texts = [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows]
+        return bool(rows) and statuses <= zh_status and all(t.startswith(zh_category) for t in texts)
+
+    wait(browser, queue_in_chinese)
     shot(browser, screenshots, "09-queue-zh")
     go(browser, server, "#/map")
     css(browser, "path.case-marker")
