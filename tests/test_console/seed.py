@@ -31,6 +31,7 @@ from inference.streams.config import CameraConfig, CameraGeoConfig, Zone
 from inference.streams.runner import snapshot_path
 from inference.streams.source import SourceStatus
 from inference.streams.store import CameraStore
+from models.registry import Registry
 from models.taxonomy import load_taxonomy
 
 BASE_LAT, BASE_LON = 31.2304, 121.4737  # Shanghai, People's Square
@@ -109,6 +110,27 @@ def _seed_cameras(settings: Settings, sessions: sessionmaker[Session]) -> None:
     store.write_status("worker-a", {st.camera_id: st.as_dict() for st in statuses})
 
 
+def _seed_candidate_model(settings: Settings) -> None:
+    """A candidate next to the bundled production model: the same weights, registered with metrics measured on
+    the same val split (so the promotion gate compares them), a little better on every category."""
+    registry = Registry(settings.models_dir)
+    production = registry.get("production")
+    metrics = {k: round(min(v + 0.01, 1.0), 4) for k, v in production.metrics.items()}
+    registry.register(
+        registry.weights("production"),
+        production.model_copy(
+            update={
+                "version": "v2",
+                "metrics": metrics,
+                "parent": production.version,
+                "notes": "",
+                "promoted_at": None,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        ),
+    )
+
+
 def seed_city(data_dir: Path, port: int = 8000, n: int = 16) -> City:
     """Cases, keys and a config file (`<data_dir>/cityeye.yaml`) for `cityeye serve`."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +173,7 @@ def seed_city(data_dir: Path, port: int = 8000, n: int = 16) -> City:
             if step == 4:
                 case = present.act(case_id, Action.VERIFY, ADMIN, version=case.version, verdict=Verdict.CONFIRMED)
         _seed_cameras(settings, sessions)
+        _seed_candidate_model(settings)
         keys = ApiKeys(sessions)
         tokens = {role.value: keys.create(f"{role.value}-1", role).token for role in Role}
     finally:

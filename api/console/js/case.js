@@ -42,14 +42,18 @@ function timeline(observations) {
       o.lat !== null && o.lat !== undefined ? ` · ${o.lat.toFixed(5)}, ${o.lon.toFixed(5)}` : ''))));
 }
 
-// score reasons, in whichever shape the scorer attaches them (a list of strings or of {text|feature, weight})
+// the score (when the server scores cases): P(confirmed) × severity × SLA urgency, and the reasons behind P
 function reasons(c) {
-  const list = c.score_reasons || c.reasons || (c.score && c.score.reasons);
-  if (!list || !list.length) return null;
-  const score = typeof c.score === 'number' ? c.score : (c.score && c.score.p_confirmed);
-  return h('section', { id: 'score-reasons' }, h('h3', {}, t('score_reasons'), typeof score === 'number' ? ` (${score.toFixed(2)})` : ''),
-    h('ul', {}, list.map((r) => h('li', {}, typeof r === 'string' ? r : (r.text || r.reason || r.feature || JSON.stringify(r)),
-      typeof r === 'object' && typeof r.contribution === 'number' ? h('span', { class: 'muted' }, ` (${r.contribution > 0 ? '+' : ''}${r.contribution.toFixed(2)})`) : null))));
+  const score = c.score;
+  if (!score) return null;
+  const parts = [
+    ['P(confirmed)', score.p_confirmed], [t('severity'), score.severity], [t('sla_urgency'), score.sla_urgency],
+    [t('priority'), score.priority], [t('hours_left'), score.hours_left],
+  ].filter(([, v]) => typeof v === 'number');
+  return h('section', { id: 'score-reasons' }, h('h3', {}, t('score_reasons')),
+    h('table', { class: 'props' }, parts.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, Number.isInteger(v) ? v : v.toFixed(2))))),
+    h('ul', {}, (score.reasons || []).map((r) => h('li', {}, r.text || r.feature))),
+    score.scorer_version ? h('p', { class: 'muted' }, `${t('model')}: ${score.scorer_version} · ${fmtTime(score.scored_at)}`) : null);
 }
 
 function auditTable(audit) {

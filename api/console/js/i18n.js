@@ -27,6 +27,7 @@ const STRINGS = {
     zone_hint: 'Click on the snapshot to place points, then:', zone_after_save: 'Save the camera first; zones are drawn on its snapshot.',
     last_frame: 'Last frame', upload_survey: 'Upload a survey', processing: 'Processing', uploaded: 'Uploaded',
     current_file: 'Current file', state: 'State', created_at: 'Created', on_map: 'on the map', change: 'new structure', permit: 'permit',
+    severity: 'Severity', sla_urgency: 'SLA urgency', hours_left: 'Hours left',
     total: 'total', duplicate_of: 'Duplicate of', repeat_of: 'Repeat of', reopened: 'Reopened', min_confidence: 'Min. confidence', name: 'Name', fps: 'FPS', reconnects: 'Reconnects', last_error: 'Last error', snapshot: 'Snapshot', zones: 'Zones',
   },
   zh: {
@@ -56,6 +57,7 @@ const STRINGS = {
     zone_hint: '在快照上点击放置顶点，然后：', zone_after_save: '请先保存摄像头，再在其快照上绘制区域。',
     last_frame: '最近帧', upload_survey: '上传航拍', processing: '处理进度', uploaded: '已上传',
     current_file: '当前文件', state: '状态', created_at: '创建时间', on_map: '在地图上', change: '新增建筑', permit: '许可',
+    severity: '严重程度', sla_urgency: '时限紧迫度', hours_left: '剩余小时',
     total: '共', duplicate_of: '重复于', repeat_of: '复发自', reopened: '重新打开次数', min_confidence: '最低置信度', name: '名称', fps: '帧率', reconnects: '重连次数', last_error: '最近错误', snapshot: '快照', zones: '区域',
   },
 };

@@ -45,7 +45,7 @@ export async function renderModels(root) {
           h('td', { class: 'num' }, typeof v.metrics['mAP50/all'] === 'number' ? v.metrics['mAP50/all'].toFixed(3) : t('none'), prod && v !== prod ? delta(v.metrics['mAP50/all'], prod.metrics['mAP50/all']) : null),
           mayPromote || mayRollback ? h('td', {},
             mayPromote && v.stage === 'candidate' ? h('button', { class: 'promote', 'data-version': v.version, onclick: () => run(`/models/${encodeURIComponent(v.version)}/promote`, `${t('promote')} ${v.version}`) }, t('promote')) : null,
-            mayRollback && v.stage === 'archived' ? h('button', { class: 'rollback', 'data-version': v.version, onclick: () => run(`/models/${encodeURIComponent(v.version)}/promote`, `${t('rollback')} ${v.version}`) }, t('rollback')) : null) : null)))),
+            mayRollback && v === prod ? h('button', { class: 'rollback', 'data-version': v.version, onclick: () => run('/models/rollback', `${t('rollback')} ${v.version}`) }, t('rollback')) : null) : null)))),
       h('h3', {}, t('metrics'), prod ? h('span', { class: 'muted' }, ` (${t('delta_vs_prod')} ${prod.version})`) : null),
       h('table', { class: 'grid', id: 'model-metrics' },
         h('thead', {}, h('tr', {}, h('th', {}, ''), versions.map((v) => h('th', {}, v.version, ' ', h('span', { class: `badge stage-${v.stage}` }, t(v.stage)))))),
