@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -134,3 +135,60 @@ def load(
     if (meta.width, meta.height) != (image.shape[1], image.shape[0]) or not math.isfinite(pose.f_px):
         return Located(image=image, taken_at=meta.taken_at, geo_note="no position: EXIF size differs from the image")
     return Located(image=image, pose=pose, taken_at=meta.taken_at)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an image lies, read from its metadata alone (no pixels decoded): for pairing images for change
+    detection. `bbox` is (min_lat, min_lon, max_lat, max_lon) of its ground footprint."""
+
+    pose: CameraPose | None
+    raster: RasterGeo | None
+    bbox: tuple[float, float, float, float]
+
+    def overlaps(self, other: Placement) -> bool:
+        a, b = self.bbox, other.bbox
+        return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _bbox(corners: np.ndarray, extra: Sequence[tuple[float, float]] = ()) -> tuple[float, float, float, float] | None:
+    pts = [tuple(c) for c in corners if np.isfinite(c).all()] + list(extra)
+    if not pts:
+        return None
+    arr = np.array(pts, np.float64)
+    return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 0].max()), float(arr[:, 1].max())
+
+
+def placement(
+    path: Path,
+    kind: str,
+    ground_alt_m: float | None = None,
+    height_m: float | None = None,
+    sensor_width_mm: float | None = None,
+) -> Placement | None:
+    """The placement of a survey image from its header / metadata; None when it has none or cannot be read."""
+    if kind == "tiff":
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                with rasterio.open(path) as ds:
+                    if ds.crs is not None and not ds.transform.is_identity:
+                        t, w, h = ds.transform, ds.width, ds.height
+                        geo = RasterGeo((t.a, t.b, t.c, t.d, t.e, t.f), ds.crs.to_wkt())
+                        corners = geo.pixels_to_wgs84(np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
+                        box = _bbox(corners)
+                        return Placement(None, geo, box) if box else None
+        except Exception:
+            return None
+    try:
+        meta = read_photo_meta(path)
+        pose = meta.pose(ground_alt_m, height_m, sensor_width_mm)
+    except (OSError, GeoError):
+        return None
+    w, h = meta.width, meta.height
+    corners = pose.pixels_to_wgs84(np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float64))
+    box = _bbox(corners, [(pose.lat, pose.lon)])
+    return Placement(pose, None, box) if box else None

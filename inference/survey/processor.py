@@ -387,39 +387,56 @@ class SurveyProcessor:
     def _changes(
         self, survey: Survey, files: list[SurveyFile], placed: set[int], rows: list[FindingRow], result: SurveyResult
     ) -> None:
+        """Pairs of overlapping images (new survey × the area's previous one), found from metadata alone; only the
+        pairs are decoded. Orthos pair by footprint, photos by camera distance (≤ one flight height)."""
         previous = self.store.previous(survey)
         if previous is None:
             return
-        prev_files = [p for p in self.store.files(previous.id) if p.kind in IMAGE_KINDS and p.status == "done"]
         permits = self.store.permits(survey.area)
+        prev = [(p, self._placement(survey, p)) for p in self.store.files(previous.id)]
+        prev_placed = [(p, pl) for p, pl in prev if pl is not None and p.kind in IMAGE_KINDS and p.status == "done"]
         for f in files:
-            if f.id not in placed:
+            here = self._placement(survey, f) if f.id in placed else None
+            if here is None:
                 continue
-            for p in prev_files:
+            partners = [p for p, pl in prev_placed if _pairs(here, pl)]
+            if not partners:
+                continue
+            try:
+                cur = self._load(survey, f)
+            except (MediaError, GeoError) as exc:
+                log.warning("change detection %s: %s", f.name, exc)
+                continue
+            for p in partners:
                 try:
-                    self._change_pair(survey, f, p, permits, rows, result)
+                    self._change_pair(survey, f, cur, p, permits, rows, result)
                 except (MediaError, GeoError) as exc:
                     log.warning("change detection %s vs %s: %s", f.name, p.name, exc)
+
+    def _placement(self, survey: Survey, f: SurveyFile) -> media.Placement | None:
+        flight = survey.flight or {}
+        return media.placement(
+            self._path(f),
+            f.kind,
+            ground_alt_m=flight_value(flight, "ground_altitude_m"),
+            height_m=flight_value(flight, "height_m"),
+            sensor_width_mm=self.cfg.sensor_width_mm,
+        )
 
     def _change_pair(
         self,
         survey: Survey,
         f: SurveyFile,
+        cur: media.Located,
         p: SurveyFile,
         permits: list[Permit],
         rows: list[FindingRow],
         result: SurveyResult,
     ) -> None:
-        cur = self._load(survey, f)
         prev = self._load(survey, p)
         if cur.raster is not None and prev.raster is not None:
             warped, valid = change.warp_geo(prev.image, prev.raster, cur.image, cur.raster)
         elif cur.pose is not None and prev.pose is not None:
-            if (
-                _distance_m(cur.pose.lat, cur.pose.lon, prev.pose.lat, prev.pose.lon)
-                > MAX_PAIR_DISTANCE * cur.pose.height_m
-            ):
-                return
             pair = change.warp_features(prev.image, cur.image)
             if pair is None:
                 return
@@ -551,6 +568,14 @@ class _GroundTracks:
             )
             out.append((event, frame.index, geo))
         return out
+
+
+def _pairs(a: media.Placement, b: media.Placement) -> bool:
+    if a.raster is not None and b.raster is not None:
+        return a.overlaps(b)
+    if a.pose is not None and b.pose is not None:
+        return _distance_m(a.pose.lat, a.pose.lon, b.pose.lat, b.pose.lon) <= MAX_PAIR_DISTANCE * a.pose.height_m
+    return False
 
 
 def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

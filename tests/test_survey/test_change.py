@@ -13,7 +13,7 @@ from inference.survey.change import detect_changes, warp_features
 from inference.survey.processor import SurveyProcessor
 
 from .conftest import Env
-from .factories import blue_roof, distance_m, expected_latlon, noisy, utm_origin, write_geotiff
+from .factories import LAT0, blue_roof, distance_m, expected_latlon, noisy, utm_origin, write_geotiff
 
 RES = 0.1  # m per pixel
 ROOF = (430, 260, 90, 60)  # x, y, w, h in the big scene: a 9 m × 6 m roof
@@ -144,3 +144,22 @@ def test_a_structure_seen_by_a_street_camera_and_by_the_survey_is_one_case(env: 
     cases = _construction_cases(env)
     assert [c.id for c in cases] == [camera.case_id] and cases[0].observation_count == 2
     assert [f.case_id for f in env.store.findings(second) if f.kind == "change"] == [camera.case_id]
+
+
+def test_photos_of_two_surveys_pair_by_camera_position_and_a_new_roof_is_one_case(env: Env, tmp_path: Path) -> None:
+    from .factories import write_drone_photo
+
+    scene = generate_scene("aerial", seed=21, size=(1000, 750)).image
+    may = write_drone_photo(tmp_path / "may.jpg", scene[0:600, 0:800], height=100.0)
+    june = write_drone_photo(
+        tmp_path / "june.jpg", blue_roof(scene, 450, 300, 90, 60)[20:620, 30:830], height=100.0, lat=LAT0 + 2e-5
+    )
+    far = write_drone_photo(tmp_path / "far.jpg", scene[100:700, 100:900], height=100.0, lat=LAT0 + 0.01)
+    _run(env, "songjiang-1", may)
+    second = env.store.create("songjiang-1")
+    env.add(second.id, june, far)  # `far` is 1.1 km away: never paired, never decoded for change detection
+    SurveyProcessor(env.store, env.service.ingest, None, env.taxonomy, env.settings).run(second.id)
+    cases = _construction_cases(env)
+    assert len(cases) == 1
+    [finding] = [f for f in env.store.findings(second.id) if f.kind == "change"]
+    assert finding.case_id == cases[0].id
