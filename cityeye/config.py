@@ -268,6 +268,39 @@ class SurveySettings(_Strict):
     )
 
 
+class ScoringSettings(_Strict):
+    """Predictive scoring on live cases (cases/scoring): P(confirmed), priority and reasons, and the forecast."""
+
+    live: bool = Field(
+        default=True,
+        description="score new and changed cases after each commit with the promoted scorer (none promoted: "
+        "cases stay unscored and sort=priority uses severity alone)",
+    )
+    top_reasons: int = Field(default=3, ge=0, le=15, description="reasons kept per case")
+    refit_every_s: float | None = Field(
+        default=None,
+        ge=60,
+        description="scale-out: refit the scorer (and the forecasts) from the case store's verdicts this often "
+        "(Celery beat, `cases.scoring.refit`); null: only by `cityeye scoring fit --db`",
+    )
+    min_verdicts: int = Field(
+        default=300, ge=1, description="verdicts needed before the learned model is tried against the prior"
+    )
+    radius_m: float = Field(default=50.0, gt=0, le=5000, description="radius of the location-history features")
+    auto_promote: bool = Field(
+        default=True,
+        description="a refit promotes its scorer when its held-out Brier score is no worse than the promoted "
+        "one's (or none is promoted), then rescores the open cases",
+    )
+    forecast_cell_m: list[float] = Field(
+        default_factory=lambda: [250.0],
+        description="grid cell sizes (metres) the periodic refit fits forecasts for (day and week each)",
+    )
+    forecast_min_days: int = Field(
+        default=28, ge=21, description="days of confirmed-case history needed before a forecast is fitted"
+    )
+
+
 class Settings(BaseSettings):
     """cityeye configuration. Precedence: init args > env vars > YAML file > defaults."""
 
@@ -290,6 +323,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     streams: StreamSettings = Field(default_factory=StreamSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
 
     @classmethod
     def settings_customise_sources(
