@@ -49,7 +49,14 @@ class CasePublic(_FromRow):
     status_since: datetime
     due_at: datetime | None = Field(description="deadline of the current step (taxonomy sla_hours)")
     overdue: bool = Field(description="due_at has passed")
-    priority: int = Field(description="severity × urgency (2 when overdue, else 1)")
+    priority: float = Field(
+        description="the sort=priority key: P(confirmed) × severity × (2 when overdue, else 1); P counts as 1 "
+        "while the case is unscored"
+    )
+    p_confirmed: float | None = Field(
+        default=None, description="P(confirmed) from the promoted scorer; null until a scorer has scored the case"
+    )
+    scorer_version: str | None = Field(default=None, description="the scorer version that scored the case")
     registered_at: datetime | None
     dispatched_at: datetime | None
     handled_at: datetime | None
@@ -110,7 +117,30 @@ class AuditPublic(_FromRow):
     detail: dict[str, Any]
 
 
+class ReasonPublic(BaseModel):
+    feature: str = Field(description="the case feature, e.g. source_count")
+    value: float = Field(description="the case's value of it")
+    contribution: float = Field(description="how much it moves P(confirmed) against a typical value")
+    text: str = Field(description="in plain words, e.g. 'seen by 3 cameras (raises P by 0.12)'")
+
+
+class ScorePublic(BaseModel):
+    """A case's priority, part by part, and the reasons behind its P(confirmed)."""
+
+    p_confirmed: float = Field(description="probability an inspector confirms the problem on site")
+    severity: int = Field(description="the category's severity, 1 .. 5")
+    sla_urgency: float = Field(
+        description="1 when the step has just begun, 2 at its deadline, up to 3 one more limit later; 0 when closed"
+    )
+    hours_left: float | None = Field(description="hours left in the current step (negative: overdue)")
+    priority: float = Field(description="p_confirmed × severity × sla_urgency")
+    reasons: list[ReasonPublic] = Field(description="the features that move P(confirmed) most")
+    scorer_version: str | None
+    scored_at: datetime | None
+
+
 class CaseDetail(CasePublic):
+    score: ScorePublic | None = Field(default=None, description="null until a scorer has scored the case")
     observations: list[ObservationPublic]
     evidence: list[EvidencePublic]
     audit: list[AuditPublic]

@@ -54,6 +54,7 @@ def seed(engine: object, n: int, seed: int = 0) -> None:
         last = end - timedelta(minutes=rng.uniform(0, 365 * 24 * 60))
         since = now - timedelta(hours=rng.uniform(0, 48))
         step = STEP_OF_STATUS.get(status)
+        p = rng.random() if rng.random() < 0.9 else None  # most cases scored (cases.scoring.live), some not yet
         rows.append(
             {
                 "category": key, "status": status.value, "code": cat.code, "source_id": f"cam-{rng.randrange(500)}",
@@ -63,6 +64,7 @@ def seed(engine: object, n: int, seed: int = 0) -> None:
                 "created_at": last, "updated_at": last, "version": 1, "severity": cat.severity,
                 "district": f"d{rng.randrange(16)}", "reopen_count": 0, "status_since": since,
                 "due_at": since + timedelta(hours=cat.sla_hours.hours(step)) if step else None,
+                "p_confirmed": p, "score": cat.severity * (1.0 if p is None else p),
             }
         )  # fmt: skip
     with engine.begin() as conn:  # type: ignore[attr-defined]

@@ -169,5 +169,6 @@ def is_overdue(due: datetime | None, now: datetime) -> bool:
 
 
 def urgency(due: datetime | None, now: datetime) -> int:
-    """Placeholder urgency for the priority sort: 2 when overdue, else 1 (the scorer will replace it)."""
+    """The list's urgency factor (sort=priority): 2 when overdue, else 1. It keeps the sort index-backed; the
+    continuous SLA urgency of a case's score parts is `cases.scoring.priority.sla_urgency`."""
     return 2 if is_overdue(due, now) else 1

@@ -61,6 +61,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def _severity_default(context: Any) -> float:
+    """An unscored case's `score`: its severity (P(confirmed) taken as 1 until a scorer scores it)."""
+    return float(context.get_current_parameters().get("severity") or 1)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
@@ -104,6 +109,12 @@ class Case(Base):
     handled_at: Mapped[datetime | None]
     verified_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # predictive scoring (migration 0007; cases.scoring.live): written after commits, never bumps `version`
+    p_confirmed: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float, default=_severity_default)  # P × severity (P = 1 unscored)
+    score_reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    scorer_version: Mapped[str | None] = mapped_column(String(64))
+    scored_at: Mapped[datetime | None]
 
     observations: Mapped[list[Observation]] = relationship(
         back_populates="case", order_by="Observation.id", lazy="raise_on_sql"
@@ -112,7 +123,11 @@ class Case(Base):
 
     __mapper_args__: dict[str, Any] = {"version_id_col": version}
     # sort=priority reads (severity, due_at) streams in index order (migration 0003)
-    __table_args__ = (Index("ix_cases_severity_due_at_id", "severity", "due_at", "id"),)
+    __table_args__ = (
+        Index("ix_cases_severity_due_at_id", "severity", "due_at", "id"),
+        Index("ix_cases_score_due_at_id", "score", "due_at", "id"),  # sort=priority (migration 0007)
+        Index("ix_cases_p_confirmed", "p_confirmed"),
+    )
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:

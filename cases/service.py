@@ -91,7 +91,6 @@ JPEG_CONTENT_TYPE = "image/jpeg"
 DEFAULT_PAGE_SIZE = 50
 INGEST_ATTEMPTS = 3  # retries after a lost race (unique event_id, optimistic-lock conflict)
 SORTS = ("last_seen", "priority", "due")
-SEVERITIES = (1, 2, 3, 4, 5)  # models.taxonomy.Category.severity
 Sort = Literal["last_seen", "priority", "due"]
 BBoxFilter = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 
@@ -171,6 +170,12 @@ class CaseService:
         self._evidence_dir = Path(settings.evidence_dir)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.outbox_listeners: list[Callable[[], None]] = []  # called after a commit that queued webhooks
+        # called after a commit with the ids of the cases it created or changed: the live scorer (`scoring.live`)
+        self.change_listeners: list[Callable[[list[int]], None]] = []
+        if settings.scoring.live:
+            from cases.scoring.live import LiveScorer
+
+            self.change_listeners.append(LiveScorer(session_factory, settings, taxonomy, self.now))
 
     @property
     def evidence_dir(self) -> Path:
@@ -288,6 +293,7 @@ class CaseService:
                 raise
         if queued:
             self._notify_outbox()
+        self._notify_changed([r.case_id for r in results if not r.duplicate])
         return results
 
     def _plan(self, event: Event, category: Category, images: Sequence[_Encoded], batch: _Batch) -> _Planned:
@@ -597,6 +603,8 @@ class CaseService:
             self._commit(session, case_id, version)
         if queued:
             self._notify_outbox()
+        if action is not Action.NOTE:
+            self._notify_changed([case_id])
         return case
 
     def merge(
@@ -667,6 +675,7 @@ class CaseService:
             self._commit(session, source_id, version)
         if queued:
             self._notify_outbox()
+        self._notify_changed([target_id, source_id])
         return target
 
     def _enter(self, case: Case, status: CaseStatus, now: datetime) -> None:
@@ -747,6 +756,11 @@ class CaseService:
         for listener in list(self.outbox_listeners):
             listener()
 
+    def _notify_changed(self, case_ids: list[int]) -> None:
+        if case_ids:
+            for listener in list(self.change_listeners):
+                listener(case_ids)
+
     # ---- reads -----------------------------------------------------------------------------------------
     def list_cases(
         self,
@@ -760,6 +774,8 @@ class CaseService:
         overdue: bool | None = None,
         verdict: Verdict | str | None = None,
         min_confidence: float | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
         visible_districts: Sequence[str] = (),
         ids: Sequence[int] | None = None,
         statuses: Sequence[CaseStatus] | None = None,
@@ -773,12 +789,14 @@ class CaseService:
         """Cases matching every given filter; sorted by `sort`:
 
         - `last_seen`: newest sighting first;
-        - `priority`: severity × urgency (2 when overdue, else 1) highest first, then the earliest deadline;
+        - `priority`: score × urgency (2 when overdue, else 1) highest first, then the earliest deadline, where
+          score = P(confirmed) × severity as the live scorer stored it (severity alone while unscored);
         - `due`: earliest deadline first (closed and dismissed cases last).
 
         `since <= last_seen < until` and `created_since <= created_at < created_until`; naive datetimes are
         read as UTC. `ids` and `statuses` keep only those cases. `bbox` = (min_lon, min_lat, max_lon,
-        max_lat). `overdue`: whether the current step's deadline has passed. `visible_districts` (an API
+        max_lat). `min_score` <= P(confirmed) <= `max_score` (unscored cases are left out by either).
+        `overdue`: whether the current step's deadline has passed. `visible_districts` (an API
         key's districts) restricts the result to those districts. `limit` defaults to 50, or to
         `api.page_size_max` where that is smaller. Raises `InvalidFilter` for an unknown category, status,
         verdict or sort, a bad bbox, a limit outside 1..`api.page_size_max`, a negative offset, or `since`
@@ -829,6 +847,15 @@ class CaseService:
             where.append(or_(Case.due_at.is_(None), Case.due_at >= now))
         if min_confidence is not None:
             where.append(Case.max_confidence >= min_confidence)
+        for name, bound in (("min_score", min_score), ("max_score", max_score)):
+            if bound is not None and not 0.0 <= bound <= 1.0:
+                raise InvalidFilter(name, bound, f"{name} is a probability: 0 <= {name} <= 1, got {bound}")
+        if min_score is not None and max_score is not None and min_score > max_score:
+            raise InvalidFilter("min_score", min_score, f"min_score ({min_score}) is above max_score ({max_score})")
+        if min_score is not None:
+            where.append(Case.p_confirmed >= min_score)
+        if max_score is not None:
+            where.append(Case.p_confirmed <= max_score)
         if ids is not None:
             where.append(Case.id.in_(list(ids)))
         if statuses is not None:
@@ -858,7 +885,8 @@ class CaseService:
         order: list[Any]
         if sort == "priority":
             urgency = sql_case((Case.due_at < now, 2), else_=1)
-            order = [(Case.severity * urgency).desc(), no_due_last, Case.due_at.asc(), Case.id.desc()]
+            score = func.coalesce(Case.score, Case.severity)
+            order = [(score * urgency).desc(), no_due_last, Case.due_at.asc(), Case.id.desc()]
         elif sort == "due":
             order = [no_due_last, Case.due_at.asc(), Case.id.desc()]
         else:
@@ -955,21 +983,23 @@ def _priority_candidates(
 ) -> Select[Any]:
     """The ids of the first `k` cases by priority, and perhaps a few more: a superset of the page.
 
-    priority = severity × (2 if overdue else 1) changes with `now`, so no index holds it. But inside one
-    severity the cases split into three streams that an index on (severity, due_at, id) gives in order:
-    overdue (due_at < now), not yet due, no deadline; the first `k` of each stream, for every severity, hold
-    the first `k` of the whole order. Severities outside 1..5 (the taxonomy's range) are sorted by `order`.
+    priority = score × (2 if overdue else 1) changes with `now`, so no index holds it. But the cases split into
+    three streams inside which the order is (score desc, due_at, id desc), which an index on (score, due_at,
+    id) gives (migration 0007): overdue (due_at < now), not yet due, no deadline; the first `k` of each
+    stream hold the first `k` of the whole order. Cases without a stored score (none after migration 0007)
+    are sorted by `order`.
     """
-    streams = []
-    for s in SEVERITIES:
-        here = [*where, Case.severity == s]
-        streams += [
-            select(Case.id).where(*here, Case.due_at < now).order_by(Case.due_at, Case.id.desc()).limit(k),
-            select(Case.id).where(*here, Case.due_at >= now).order_by(Case.due_at, Case.id.desc()).limit(k),
-            select(Case.id).where(*here, Case.due_at.is_(None)).order_by(Case.id.desc()).limit(k),
-        ]
-    for outside in (Case.severity < SEVERITIES[0], Case.severity > SEVERITIES[-1]):  # index ranges, not a scan
-        streams.append(select(Case.id).where(*where, outside).order_by(*order).limit(k))
+    # "no deadline" as an expression no index matches: SQLite would otherwise read every closed case through
+    # the due_at index and sort them, rather than walk the score index
+    no_deadline = sql_case((Case.due_at.is_(None), 1), else_=0) == 1
+    streams = [
+        select(Case.id)
+        .where(*where, Case.score.is_not(None), due)
+        .order_by(Case.score.desc(), Case.due_at, Case.id.desc())
+        .limit(k)
+        for due in (Case.due_at < now, Case.due_at >= now, no_deadline)
+    ]
+    streams.append(select(Case.id).where(*where, Case.score.is_(None)).order_by(*order).limit(k))
     subqueries = [stream.subquery() for stream in streams]
     return union_all(*(select(sq.c.id) for sq in subqueries)).subquery().select()
 

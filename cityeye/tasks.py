@@ -28,12 +28,20 @@ from cityeye.config import Settings, load_settings
 log = logging.getLogger(__name__)
 
 # Modules whose @shared_task functions the worker registers. Add yours here.
-TASK_MODULES: list[str] = ["cityeye.tasks", "cases.tasks", "cases.ingest_queue", "inference.survey.tasks"]
+TASK_MODULES: list[str] = [
+    "cityeye.tasks",
+    "cases.tasks",
+    "cases.ingest_queue",
+    "inference.survey.tasks",
+    "cases.scoring.tasks",
+]
 
 # Periodic jobs: name -> (task name, every N seconds, settings -> enabled?). Filled by the task modules' owners.
 PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {
     # webhook retries (and anything an enqueue missed), only when webhooks are configured
     "webhooks": ("cases.deliver_webhooks", lambda s: s.push.poll_s if s.push.webhooks else None),
+    # scorer and forecast refit from the case store's verdicts (then rescoring of the open cases)
+    "scoring_refit": ("cases.scoring.refit", lambda s: s.scoring.refit_every_s),
 }
 
 _settings: Settings | None = None

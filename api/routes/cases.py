@@ -22,12 +22,15 @@ from api.schemas import (
     MergeBody,
     NoteBody,
     ObservationPublic,
+    ReasonPublic,
     RegisterBody,
+    ScorePublic,
     VerifyBody,
 )
 from cases.errors import InvalidAction, InvalidFilter, PermissionDenied
 from cases.lifecycle import Action, Actor, Verdict, is_overdue, urgency
 from cases.orm import Case
+from cases.scoring.live import score_parts
 from cases.service import BBoxFilter, CaseService, Sort
 from cases.status import CaseStatus
 
@@ -55,6 +58,8 @@ class CaseFilters:
     overdue: bool | None
     verdict: Verdict | None
     min_confidence: float | None
+    min_score: float | None
+    max_score: float | None
     sort: Sort
 
 
@@ -81,10 +86,25 @@ def case_filters(
     overdue: Annotated[bool | None, Query(description="only cases past (true) or within (false) deadline")] = None,
     verdict: Annotated[Verdict | None, Query(description="inspector verdict")] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1, description="max_confidence >= this")] = None,
-    sort: Annotated[Sort, Query(description="last_seen (newest first), priority, due (earliest first)")] = "last_seen",
+    min_score: Annotated[float | None, Query(ge=0, le=1, description="P(confirmed) >= this (scored cases)")] = None,
+    max_score: Annotated[float | None, Query(ge=0, le=1, description="P(confirmed) <= this (scored cases)")] = None,
+    sort: Annotated[
+        Sort, Query(description="last_seen (newest first), priority (P(confirmed) × severity × overdue), due")
+    ] = "last_seen",
 ) -> CaseFilters:
     return CaseFilters(
-        category, status, since, until, district, _parse_bbox(bbox), overdue, verdict, min_confidence, sort
+        category,
+        status,
+        since,
+        until,
+        district,
+        _parse_bbox(bbox),
+        overdue,
+        verdict,
+        min_confidence,
+        min_score,
+        max_score,
+        sort,
     )
 
 
@@ -97,7 +117,8 @@ Limit = Annotated[
 def to_public(case: Case, now: datetime) -> CasePublic:
     data = {name: getattr(case, name) for name in CasePublic.model_fields if hasattr(case, name)}
     data["overdue"] = is_overdue(case.due_at, now)
-    data["priority"] = case.severity * urgency(case.due_at, now)
+    score = case.score if case.score is not None else case.severity
+    data["priority"] = round(score * urgency(case.due_at, now), 6)
     return CasePublic.model_validate(data)
 
 
@@ -191,9 +212,11 @@ def _detail(
             f"{', '.join(reader.districts)}"
         )
     response.headers["ETag"] = f'"{record.case.version}"'
-    base = to_public(record.case, service.now())
+    now = service.now()
+    base = to_public(record.case, now)
     return CaseDetail(
         **base.model_dump(),
+        score=_score(record.case, service, now),
         observations=[ObservationPublic.model_validate(o) for o in record.observations],
         evidence=[
             EvidencePublic.model_validate(
@@ -212,6 +235,18 @@ def _detail(
             for e in record.evidence
         ],
         audit=[AuditPublic.model_validate(a) for a in record.audit],
+    )
+
+
+def _score(case: Case, service: CaseService, now: datetime) -> ScorePublic | None:
+    parts = score_parts(case, service.taxonomy, now)
+    if parts is None:
+        return None
+    return ScorePublic(
+        **asdict(parts),
+        reasons=[ReasonPublic.model_validate(r) for r in case.score_reasons or []],
+        scorer_version=case.scorer_version,
+        scored_at=case.scored_at,
     )
 
 

@@ -1,7 +1,8 @@
-"""`cityeye scoring simulate | fit | evaluate | forecast | score | list`: predictive scoring on case history.
+"""`cityeye scoring simulate | fit | evaluate | forecast | score | list | promote | rescore`: predictive scoring.
 
-Until the case service records verdicts (issue 4), the history is a simulated city: a JSON Lines file written by
-`scoring simulate`, or simulated on the fly from `--days` and `--seed`.
+The history is a simulated city (a JSON Lines file written by `scoring simulate`, or simulated on the fly from
+`--days` and `--seed`) or, with `--db`, the case store itself: its verdicts (fit) and confirmed cases (forecast).
+`fit --db` is the embedded-mode twin of the periodic refit (`cases.scoring.tasks`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from typing import TYPE_CHECKING
 from cityeye.config import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from cases.scoring.registry import ScorerStore
     from cases.scoring.simulate import SimCase
+    from models.taxonomy import Taxonomy
 
 
 @contextmanager
@@ -72,8 +76,34 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    from cases.db import make_engine, migrate, session_factory
+
+    engine = make_engine(settings)
+    migrate(settings, engine)
+    return session_factory(engine)
+
+
+def _taxonomy(settings: Settings) -> Taxonomy:
+    from models.taxonomy import load_taxonomy
+
+    return load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
+
+
 def cmd_fit(args: argparse.Namespace, settings: Settings) -> int:
     import numpy as np
+
+    if args.db:
+        from cases.scoring.tasks import refit_store, rescore_open
+
+        sessions, taxonomy = _sessions(settings), _taxonomy(settings)
+        promote = settings.scoring.auto_promote and not args.no_promote
+        with _threads(args.threads):
+            report = refit_store(settings, sessions, taxonomy, promote=promote)
+            print("\n".join(report.lines()))
+            if report.promoted:
+                print(f"{rescore_open(settings, sessions, taxonomy)} open cases rescored")
+        return 0
 
     from cases.scoring.features import FeatureBuilder, FeatureConfig, Verdict, VerdictHistory
     from cases.scoring.model import SelectionConfig, fit_scorer
@@ -106,22 +136,24 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
     from cases.scoring.evaluate import occurrences
-    from cases.scoring.forecast import CountHistory, ForecastConfig, Grid, HotspotForecaster, to_geojson
+    from cases.scoring.forecast import fit_forecast
+    from cases.scoring.registry import ForecastStore
 
-    cases = _history(args, settings)
+    if args.db:
+        from cases.scoring.live import store_occurrences
+
+        occ, source = store_occurrences(_sessions(settings)), "case store"
+    else:
+        occ, source = occurrences(_history(args, settings)), "history"
     horizon = 1 if args.horizon == "day" else 7
-    cfg = ForecastConfig(horizon_days=horizon)
-    snaps = [c.snapshot for c in cases]
-    grid = Grid.covering([s.lat for s in snaps], [s.lon for s in snaps], args.cell_m)
-    offset = timedelta(hours=cfg.utc_offset_h)
-    first_day = (min(s.first_seen for s in snaps) + offset).date()
-    days = ((max(s.first_seen for s in snaps) + offset).date() - first_day).days + 1
-    history = CountHistory(occurrences(cases), grid, _categories(settings), first_day, days, cfg.utc_offset_h)
     with _threads(args.threads):
-        forecaster = HotspotForecaster(cfg).fit(history)
-        # the period right after the history: its features need only days < `days`
-        expected = forecaster.predict(history, days)
-    geo = to_geojson(history, expected, days, horizon, args.min_total)
+        fitted = fit_forecast(occ, _categories(settings), horizon, args.cell_m, args.min_total)
+    geo = fitted.geojson
+    if args.save:
+        card = ForecastStore(settings.data_dir / "forecasts").save(
+            fitted.forecaster, geo, horizon=args.horizon, history_days=fitted.history_days, source=source
+        )
+        print(f"forecast {card.version} saved ({card.period_start} .. {card.period_end}); GET /forecast serves it")
     text = json.dumps(geo, ensure_ascii=False)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
@@ -130,7 +162,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
         for f in top:
             p = f["properties"]
             print(f"  cell {p['cell']:>4} ({p['ix']},{p['iy']})  expected {p['total']:.2f}  {p['expected']}")
-    else:
+    elif not args.save:
         print(text)
     return 0
 
@@ -169,14 +201,38 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
+    from cases.scoring.tasks import rescore_open
+
+    card = _store(settings).promote(args.version)
+    print(f"scorer {card.version} ({card.kind}) promoted to production")
+    if not args.no_rescore:
+        print(f"{rescore_open(settings, _sessions(settings), _taxonomy(settings))} open cases rescored")
+    return 0
+
+
+def cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
+    from cases.scoring.tasks import rescore_open
+
+    store = _store(settings)
+    if store.production() is None:
+        from cases.scoring.errors import ScorerFileError
+
+        raise ScorerFileError(f"no production scorer in {store.root}; `cityeye scoring promote VERSION` first")
+    print(f"{rescore_open(settings, _sessions(settings), _taxonomy(settings))} open cases rescored")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    print(f"{'version':<32}{'kind':<9}{'verdicts':>9}  {'AUC':>6}  {'Brier':>7}  created")
-    for c in _store(settings).versions():
+    store = _store(settings)
+    print(f"{'version':<32}{'kind':<9}{'stage':<11}{'verdicts':>9}  {'AUC':>6}  {'Brier':>7}  created")
+    for c in store.versions():
         kind = "learned" if c.kind == "learned" else "prior"
         auc = c.metrics.get(f"holdout/{kind}/auc", float("nan"))
         brier = c.metrics.get(f"holdout/{kind}/brier", float("nan"))
+        verdicts = int(c.metrics.get("n_verdicts", 0))
         print(
-            f"{c.version:<32}{c.kind:<9}{int(c.metrics.get('n_verdicts', 0)):>9}  {auc:>6.3f}  {brier:>7.4f}  "
+            f"{c.version:<32}{c.kind:<9}{store.stage(c.version):<11}{verdicts:>9}  {auc:>6.3f}  {brier:>7.4f}  "
             f"{c.created_at}"
         )
     return 0
@@ -201,6 +257,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     fit = s.add_parser("fit", help="fit a scorer (prior, or learned when it beats the prior) and save it")
     _history_args(fit)
+    fit.add_argument(
+        "--db",
+        action="store_true",
+        help="fit on the case store's verdicts (and the forecasts), promote (scoring.auto_promote) and rescore",
+    )
+    fit.add_argument("--no-promote", action="store_true", help="with --db: keep the new scorer a candidate")
     fit.add_argument("--radius-m", type=float, default=50.0, help="radius of the location-history features")
     fit.add_argument("--min-verdicts", type=int, default=300, help="verdicts needed before trying the learned model")
     fit.set_defaults(func=cmd_fit)
@@ -217,7 +279,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fc.add_argument("--horizon", choices=("day", "week"), default="day")
     fc.add_argument("--cell-m", type=float, default=250.0)
     fc.add_argument("--min-total", type=float, default=0.0, help="leave out cells expecting fewer problems")
-    fc.add_argument("--out", help="GeoJSON file (default: print it)")
+    fc.add_argument("--out", help="GeoJSON file (default: print it, unless --save)")
+    fc.add_argument("--save", action="store_true", help="keep it in the forecast registry (GET /forecast serves it)")
+    fc.add_argument("--db", action="store_true", help="from the case store's confirmed cases, not a history")
     fc.set_defaults(func=cmd_forecast)
 
     sc = s.add_parser("score", help="rank the latest cases of a history with a saved scorer, with reasons")
@@ -227,4 +291,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--top", type=int, default=10)
     sc.set_defaults(func=cmd_score)
 
-    s.add_parser("list", help="saved scorer versions").set_defaults(func=cmd_list)
+    s.add_parser("list", help="saved scorer versions and their stage").set_defaults(func=cmd_list)
+
+    pr = s.add_parser("promote", help="make a saved scorer the production one and rescore the open cases")
+    pr.add_argument("version")
+    pr.add_argument("--no-rescore", action="store_true", help="leave the stored scores until the next change")
+    pr.set_defaults(func=cmd_promote)
+
+    s.add_parser("rescore", help="score every open case again with the production scorer").set_defaults(
+        func=cmd_rescore
+    )

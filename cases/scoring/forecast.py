@@ -268,3 +268,35 @@ def to_geojson(
         },
         "features": features,
     }
+
+
+@dataclass(frozen=True)
+class FittedForecast:
+    forecaster: HotspotForecaster
+    geojson: dict[str, Any]
+    history_days: int
+
+
+def fit_forecast(
+    occurrences: Sequence[Occurrence],
+    categories: Sequence[str],
+    horizon_days: int,
+    cell_m: float,
+    min_total: float = 0.0,
+    utc_offset_h: float = 8.0,
+) -> FittedForecast:
+    """Fit a forecaster on every confirmed problem and forecast the period right after the history.
+
+    The grid covers the problems; the history runs from the local day of the first one to that of the last.
+    """
+    if not occurrences:
+        raise ScoringError("forecast: no confirmed problems with a position to learn from")
+    cfg = ForecastConfig(horizon_days=horizon_days, utc_offset_h=utc_offset_h)
+    grid = Grid.covering([o.lat for o in occurrences], [o.lon for o in occurrences], cell_m)
+    offset = timedelta(hours=utc_offset_h)
+    first_day = (min(o.first_seen for o in occurrences) + offset).date()
+    days = ((max(o.first_seen for o in occurrences) + offset).date() - first_day).days + 1
+    history = CountHistory(occurrences, grid, categories, first_day, days, utc_offset_h)
+    forecaster = HotspotForecaster(cfg).fit(history)
+    expected = forecaster.predict(history, days)  # the period after the history: features need days < `days`
+    return FittedForecast(forecaster, to_geojson(history, expected, days, horizon_days, min_total), days)

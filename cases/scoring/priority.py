@@ -125,13 +125,35 @@ def describe(feature: str, x: np.ndarray, categories: tuple[str, ...], config: F
     raise ScoringError(f"no description for feature {feature!r}")
 
 
-def attributions(scorer: Scorer, x: np.ndarray) -> np.ndarray:
-    """P(x) − P(x with feature j at the scorer's baseline), for every feature j."""
-    rows = np.repeat(x[None, :], len(FEATURE_NAMES) + 1, axis=0)
-    for j in range(len(FEATURE_NAMES)):
-        rows[j + 1, j] = scorer.baseline[j]
-    p = scorer.predict_rows(rows)
-    return p[0] - p[1:]
+def attributions(scorer: Scorer, X: np.ndarray) -> np.ndarray:
+    """P(x) − P(x with feature j at the scorer's baseline), for every row x of `X` (or one row) and feature j.
+
+    All rows go through the model in one call: (n, features) for an (n, features) `X`, (features,) for one row.
+    """
+    single = X.ndim == 1
+    X = np.atleast_2d(X)
+    n, m = X.shape
+    rows = np.repeat(X[:, None, :], m + 1, axis=1)  # (n, m + 1, m): the row itself, then one per feature
+    idx = np.arange(m)
+    rows[:, idx + 1, idx] = scorer.baseline[idx]
+    p = scorer.predict_rows(rows.reshape(n * (m + 1), m)).reshape(n, m + 1)
+    out = p[:, :1] - p[:, 1:]
+    return out[0] if single else out
+
+
+def _reasons(
+    scorer: Scorer, x: np.ndarray, contrib: np.ndarray, config: FeatureConfig, top: int, min_abs: float
+) -> tuple[Reason, ...]:
+    order = np.argsort(-np.abs(contrib), kind="stable")
+    out = []
+    for j in order[:top]:
+        if abs(contrib[j]) < min_abs:
+            break
+        name = FEATURE_NAMES[j]
+        text = describe(name, x, scorer.categories, config)
+        direction = "raises" if contrib[j] > 0 else "lowers"
+        out.append(Reason(name, float(x[j]), float(contrib[j]), f"{text} ({direction} P by {abs(contrib[j]):.2f})"))
+    return tuple(out)
 
 
 def explain(
@@ -142,17 +164,22 @@ def explain(
     min_abs: float = 0.01,
 ) -> tuple[Reason, ...]:
     """The `top` features that move this row's P(confirmed) most (at least `min_abs`), in plain words."""
-    contrib = attributions(scorer, x)
-    order = np.argsort(-np.abs(contrib), kind="stable")
-    out = []
-    for j in order[:top]:
-        if abs(contrib[j]) < min_abs:
-            break
-        name = FEATURE_NAMES[j]
-        text = describe(name, x, scorer.categories, config or FeatureConfig())
-        direction = "raises" if contrib[j] > 0 else "lowers"
-        out.append(Reason(name, float(x[j]), float(contrib[j]), f"{text} ({direction} P by {abs(contrib[j]):.2f})"))
-    return tuple(out)
+    return _reasons(scorer, x, attributions(scorer, x), config or FeatureConfig(), top, min_abs)
+
+
+def explain_many(
+    scorer: Scorer,
+    X: np.ndarray,
+    config: FeatureConfig | None = None,
+    top: int = 3,
+    min_abs: float = 0.01,
+) -> list[tuple[Reason, ...]]:
+    """`explain` for every row of `X`, with one model call for all of them."""
+    if len(X) == 0:
+        return []
+    contrib = attributions(scorer, X)
+    cfg = config or FeatureConfig()
+    return [_reasons(scorer, X[i], contrib[i], cfg, top, min_abs) for i in range(len(X))]
 
 
 def prioritise(
@@ -168,6 +195,7 @@ def prioritise(
     if len(states) != len(fm):
         raise ScoringError(f"states: expected {len(fm)}, got {len(states)}")
     p = scorer.predict(fm)
+    explained = explain_many(scorer, fm.X, config, top_reasons)
     out = []
     for i, state in enumerate(states):
         category = scorer.categories[int(fm.X[i, COL["category"]])]
@@ -175,7 +203,7 @@ def prioritise(
             raise ScoringError(f"category {category!r} is not in the taxonomy")
         severity = taxonomy.categories[category].severity
         urgency, left = sla_urgency(state, category, taxonomy, now)
-        reasons = explain(scorer, fm.X[i], config, top_reasons)
+        reasons = explained[i]
         out.append(
             PriorityScore(
                 case_id=int(fm.case_ids[i]),

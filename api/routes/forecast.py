@@ -1,0 +1,80 @@
+"""`GET /forecast`: the hotspot forecast (expected problems per grid cell and category), as GeoJSON for the map.
+
+It serves the newest fitted forecast of the registry (`cases.scoring.registry.ForecastStore`, written by the
+periodic refit or `cityeye scoring forecast --save`); 404 when none was fitted for the horizon / cell size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import JSONResponse
+
+from api.auth import ReaderDep
+from api.deps import ServiceDep, SettingsDep
+from cases.scoring.errors import ScorerFileError
+from cases.scoring.registry import ForecastStore
+
+router = APIRouter(tags=["forecast"])
+
+
+def forecast_store(data_dir: Path) -> ForecastStore:
+    return ForecastStore(data_dir / "forecasts")
+
+
+@router.get(
+    "/forecast",
+    response_class=JSONResponse,
+    responses={
+        200: {"content": {"application/geo+json": {}}, "description": "a GeoJSON FeatureCollection of grid cells"},
+        404: {"description": "no forecast fitted for this horizon and cell size"},
+        503: {"description": "the stored forecast is missing or corrupt (refit it)"},
+    },
+)
+def get_forecast(
+    settings: SettingsDep,
+    service: ServiceDep,
+    _reader: ReaderDep,
+    horizon: Annotated[Literal["day", "week"], Query(description="the next day or the next week")] = "day",
+    category: Annotated[str | None, Query(max_length=64, description="only this taxonomy category")] = None,
+    cell_m: Annotated[
+        float | None, Query(gt=0, le=100_000, description="grid cell size in metres (default: the newest fit's)")
+    ] = None,
+    min_total: Annotated[float, Query(ge=0, description="leave out cells expecting fewer problems")] = 0.0,
+) -> JSONResponse:
+    """Polygons of grid cells with `expected` (per category) and `total` problems expected over the period;
+    `properties` of the collection give the period, cell size, categories and the forecast's version."""
+    if category is not None and category not in service.taxonomy.categories:
+        known = ", ".join(sorted(service.taxonomy.categories))
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown category {category!r}; known: {known}")
+    store = forecast_store(settings.data_dir)
+    try:
+        card = store.latest(horizon, cell_m)
+        if card is None:
+            fitted = sorted({f"{c.horizon}/{c.cell_m:g} m" for c in store.cards()})
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"no {horizon} forecast fitted"
+                + (f" with cell_m={cell_m:g}" if cell_m is not None else "")
+                + f"; fitted: {', '.join(fitted) or 'none'} (see `cityeye scoring forecast --save`)",
+            )
+        geo = store.geojson(card)
+    except ScorerFileError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    if category is not None and category not in card.categories:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"forecast {card.version} has no category {category!r}")
+    features = []
+    for feature in geo["features"]:
+        props = feature["properties"]
+        expected = {category: props["expected"][category]} if category is not None else props["expected"]
+        total = round(sum(expected.values()), 4)
+        if total < min_total:
+            continue
+        features.append({**feature, "properties": {**props, "expected": expected, "total": total}})
+    meta = {**geo["properties"], "version": card.version, "horizon": horizon, "fitted_at": card.created_at}
+    if category is not None:
+        meta["categories"] = [category]
+    body = {"type": "FeatureCollection", "properties": meta, "features": features}
+    return JSONResponse(body, media_type="application/geo+json")
