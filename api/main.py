@@ -14,7 +14,20 @@ from fastapi.responses import JSONResponse
 
 import cityeye
 from api.middleware import OpsMiddleware
-from api.routes import cameras, cases, console, forecast, health, me, models, open311, permits, surveys, taxonomy
+from api.routes import (
+    cameras,
+    cases,
+    console,
+    feedback,
+    forecast,
+    health,
+    me,
+    models,
+    open311,
+    permits,
+    surveys,
+    taxonomy,
+)
 from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
 from cases.errors import (
@@ -83,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(surveys.router)
     app.include_router(permits.router)
     app.include_router(forecast.router)
+    app.include_router(feedback.router)
     if settings.console.enabled:
         app.state.districts = console.load_districts(settings)  # a bad districts file fails here, at start
         app.include_router(console.router)

@@ -96,7 +96,7 @@ class ObservationPublic(_FromRow):
 class EvidencePublic(_FromRow):
     n: int = Field(description="index of the image within the case, from 1")
     observation_id: int
-    kind: Literal["snapshot", "crop"]
+    kind: Literal["snapshot", "crop", "frame"]
     content_type: str
     width: int
     height: int

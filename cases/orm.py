@@ -125,7 +125,7 @@ class Case(Base):
     # sort=priority reads (severity, due_at) streams in index order (migration 0003)
     __table_args__ = (
         Index("ix_cases_severity_due_at_id", "severity", "due_at", "id"),
-        Index("ix_cases_score_due_at_id", "score", "due_at", "id"),  # sort=priority (migration 0007)
+        Index("ix_cases_score_due_at_id", "score", "due_at", "id"),  # sort=priority (migration 0008)
         Index("ix_cases_p_confirmed", "p_confirmed"),
     )
 
@@ -359,3 +359,37 @@ class Permit(Base):
     ring: Mapped[list[list[float]]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackFrame(Base):
+    """A full (un-annotated) frame the data team can train on, with what we know about its labels (migration 0008).
+
+    `origin`: `verdict` (an inspector's verdict on a case), `correction` (boxes corrected through the API or a
+    labelling tool) or `sample` (kept by the active-learning sampler). `boxes` is the frame's label set
+    `[{"class_name", "xyxy": [x1, y1, x2, y2]}]` in pixels once `labelled`; an empty labelled set is a negative
+    (a false positive's frame). `predictions` are what model `model_version` found on it (pre-annotations).
+    `image` is relative to `<data_dir>/feedback/`, named by the image's SHA-256.
+    """
+
+    __tablename__ = "feedback_frames"
+    __table_args__ = (UniqueConstraint("origin", "observation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id", ondelete="SET NULL"))
+    source_id: Mapped[str] = mapped_column(String(255), default="")
+    image: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    model_version: Mapped[str] = mapped_column(String(128), default="")
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    labelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    boxes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    predictions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

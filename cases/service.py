@@ -69,6 +69,7 @@ from cases.errors import (
     VersionConflict,
     VersionRequired,
 )
+from cases.feedback import record_verdict
 from cases.geometry import box_iou, degrees_box, haversine_m
 from cases.lifecycle import (
     ENTERED_AT_COLUMN,
@@ -589,6 +590,8 @@ class CaseService:
                 detail["department"] = case.department = department.strip()
             elif action is Action.VERIFY:
                 detail["verdict"] = case.verdict = verdict.value if verdict else None
+                if verdict is not None:  # the frames and the verdict go to the data team's loop (cases/feedback.py)
+                    record_verdict(session, case, verdict.value, actor, self._evidence_dir, self._settings.feedback_dir)
             elif action is Action.DISMISS:
                 if not note.strip():
                     raise InvalidAction("dismiss needs a note saying why")

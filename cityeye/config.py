@@ -301,6 +301,43 @@ class ScoringSettings(_Strict):
     )
 
 
+class SamplingSettings(_Strict):
+    """Active learning: which frames stream and survey workers keep for labelling (`inference/sampling.py`)."""
+
+    enabled: bool = Field(default=True, description="offer frames to the sampler at all")
+    low_conf: float = Field(default=0.25, ge=0, le=1, description="a detection below `high_conf` and at or above")
+    high_conf: float = Field(default=0.5, ge=0, le=1, description="… this is uncertain: its frame is a candidate")
+    contested_iou: float = Field(
+        default=0.5, gt=0, le=1, description="two boxes of different classes overlapping this much are contested"
+    )
+    rate: float = Field(default=0.5, ge=0, le=1, description="share of uncertain/contested frames kept")
+    random_rate: float = Field(default=0.0, ge=0, le=1, description="share of all other frames kept (a baseline)")
+    per_source_per_hour: int = Field(default=30, ge=0, le=100_000, description="most frames kept per camera per hour")
+    budget_mb: float = Field(default=2000.0, ge=0, description="stop sampling when kept samples take this much disk")
+
+
+class LoopSettings(_Strict):
+    """The data team's loop (verdicts → dataset → retrain → compare → candidate); see README."""
+
+    margin: float = Field(default=0.02, ge=0, le=1, description="largest allowed per-category mAP50 drop to promote")
+    every_h: float | None = Field(
+        default=None, gt=0, le=24 * 366, description="run `cityeye loop run` on Celery beat every N hours (null: off)"
+    )
+    base_dataset: str | None = Field(
+        default=None, description="dataset version the first feedback dataset extends (default: production's)"
+    )
+    include_confirmed: bool = Field(
+        default=False, description="also train on confirmed detections' boxes (frames may hold unlabelled objects)"
+    )
+    epochs: int = Field(default=10, ge=1, le=1000, description="fine-tuning epochs from the production weights")
+    imgsz: int = Field(default=320, ge=32, le=4096)
+    batch: int = Field(default=16, ge=1, le=1024)
+    reload_poll_s: float = Field(
+        default=5.0, gt=0, le=3600, description="how often workers re-read the production pointer (embedded mode)"
+    )
+    sampling: SamplingSettings = Field(default_factory=SamplingSettings)
+
+
 class Settings(BaseSettings):
     """cityeye configuration. Precedence: init args > env vars > YAML file > defaults."""
 
@@ -324,6 +361,7 @@ class Settings(BaseSettings):
     streams: StreamSettings = Field(default_factory=StreamSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    loop: LoopSettings = Field(default_factory=LoopSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -351,6 +389,10 @@ class Settings(BaseSettings):
     @property
     def datasets_dir(self) -> Path:
         return self.data_dir / "datasets"
+
+    @property
+    def feedback_dir(self) -> Path:
+        return self.data_dir / "feedback"
 
     @property
     def ultralytics_dir(self) -> Path:

@@ -10,17 +10,22 @@ import numpy as np
 
 from inference.frame import GeoContext
 
+EVIDENCE_KINDS = frozenset({"snapshot", "crop", "frame"})
+
 
 @dataclass(frozen=True)
 class EvidenceImage:
-    """An evidence picture (BGR uint8) and what it shows: `snapshot` (annotated frame) or `crop`."""
+    """An evidence picture (BGR uint8) and what it shows: `snapshot` (annotated frame), `crop`, or `frame`.
+
+    `frame` is the full frame as the camera saw it (no boxes drawn): what feedback and retraining use.
+    """
 
     image: np.ndarray
     kind: str = "snapshot"
 
     def __post_init__(self) -> None:
-        if self.kind not in {"snapshot", "crop"}:
-            raise ValueError(f"EvidenceImage.kind must be 'snapshot' or 'crop', got {self.kind!r}")
+        if self.kind not in EVIDENCE_KINDS:
+            raise ValueError(f"EvidenceImage.kind must be one of {sorted(EVIDENCE_KINDS)}, got {self.kind!r}")
         if self.image.ndim != 3 or self.image.dtype != np.uint8:
             raise ValueError(f"EvidenceImage.image must be uint8 (H, W, 3), got {self.image.shape}")
 

@@ -32,6 +32,19 @@ class DetectorLike(Protocol):
     def predict(self, frames: list[Frame]) -> list[Detections]: ...
 
 
+class FrameSampler(Protocol):
+    def offer(self, frame: Frame, detections: Detections, model_version: str) -> str | None: ...
+
+
+def predict_versioned(detector: DetectorLike, frames: list[Frame]) -> tuple[str, list[Detections]]:
+    """Detections of a batch and the model version that produced them (a `DetectorHolder` may swap models)."""
+    versioned = getattr(detector, "predict_versioned", None)
+    if versioned is not None:
+        version, dets = versioned(frames)
+        return str(version), list(dets)
+    return detector.version, detector.predict(frames)
+
+
 class IngestOutcome(Protocol):
     @property
     def case_id(self) -> int: ...
@@ -82,8 +95,12 @@ class FilePipeline:
         persistence: PersistenceSettings,
         sink: Callable[[Event], IngestOutcome],
         batch: int = 8,
+        sampler: FrameSampler | None = None,
     ):
+        """`detector` may be a `DetectorHolder` (live reload: each event records the version that saw it);
+        `sampler` (an `ActiveSampler`) is offered every frame with its detections."""
         self.detector = detector
+        self.sampler = sampler
         self.taxonomy = taxonomy
         self.persistence = persistence
         self.sink = sink
@@ -109,10 +126,13 @@ class FilePipeline:
                 frames = video_frames(path, self.persistence.video_fps)
                 rule = PersistenceRule(self.taxonomy, self.persistence, self.detector.version)
             for chunk in _batched(frames, self.batch):
-                for frame, dets in zip(chunk, self.detector.predict(chunk), strict=True):
+                version, batch_dets = predict_versioned(self.detector, chunk)
+                for frame, dets in zip(chunk, batch_dets, strict=True):
                     fr.frames += 1
                     fr.detections += len(dets)
-                    for event in rule.update(frame, dets):
+                    if self.sampler is not None:
+                        self.sampler.offer(frame, dets, version)
+                    for event in rule.update(frame, dets, model_version=version):
                         fr.events += 1
                         outcome = self.sink(event)
                         fr.cases_created += int(outcome.created)

@@ -46,6 +46,7 @@ class _Candidate:
     best_frame: Frame | None = None
     best_detections: Detections | None = None
     best_index: int = 0
+    best_version: str = ""
     fired: bool = False
 
 
@@ -62,7 +63,11 @@ class PersistenceRule:
     def _categories(self, detections: Detections) -> list[str | None]:
         return [self.taxonomy.category_of(str(n)) for n in detections.class_name]
 
-    def update(self, frame: Frame, detections: Detections) -> list[Event]:
+    def update(self, frame: Frame, detections: Detections, model_version: str | None = None) -> list[Event]:
+        """Feed one frame's detections; `model_version` is the model that produced them when it can change
+        between frames (a live reload): an event records the version of its best frame."""
+        if model_version is not None:
+            self.model_version = model_version
         now = frame.timestamp
         cats = self._categories(detections)
         cands = self._candidates.setdefault(frame.source_id, [])
@@ -98,6 +103,7 @@ class PersistenceRule:
                     detections,
                     int(i),
                 )
+                best.best_version = self.model_version
             recent = [t for t in best.hits if (now - t).total_seconds() <= self.cfg.window_s]
             if not best.fired and len(recent) >= self.min_frames:
                 best.fired = True
@@ -119,10 +125,11 @@ class PersistenceRule:
             confidence=min(1.0, max(0.0, c.best_conf)),
             mean_confidence=float(np.mean(c.confidences)),
             frames_seen=len(c.hits),
-            model_version=self.model_version,
+            model_version=c.best_version or self.model_version,
             evidence=(
                 EvidenceImage(snapshot, "snapshot"),
                 EvidenceImage(crop(frame.image, dets.xyxy[i]), "crop"),
+                EvidenceImage(frame.image, "frame"),  # the raw frame: what feedback and retraining label
             ),
             geo=frame.geo,
             uri=frame.uri,

@@ -48,6 +48,16 @@ class ModelVersion(BaseModel):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     promoted_at: str | None = None
     notes: str = ""
+    evaluations: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="metrics re-measured on other frozen val splits, by val_hash (the loop's comparisons)",
+    )
+
+    def metrics_on(self, val_hash: str) -> dict[str, float] | None:
+        """Metrics measured on the validation split `val_hash`, if any."""
+        if not val_hash or val_hash == self.val_hash:
+            return self.metrics
+        return self.evaluations.get(val_hash)
 
 
 class Registry:
@@ -125,6 +135,47 @@ class Registry:
         self._save(versions)
         return mv
 
+    def record_evaluation(self, version: str, val_hash: str, metrics: dict[str, float]) -> ModelVersion:
+        """Keep `version`'s metrics on another frozen val split (so the gate can compare on that split)."""
+        versions = self._ensure_bundled(self._load())
+        mv = self.get(version)
+        if val_hash != mv.val_hash:
+            mv = mv.model_copy(update={"evaluations": {**mv.evaluations, val_hash: dict(metrics)}})
+            versions[mv.version] = mv
+            self._save(versions)
+        return mv
+
+    def add_note(self, version: str, line: str) -> ModelVersion:
+        """Append a dated line to a version's notes (who promoted it and why)."""
+        versions = self._ensure_bundled(self._load())
+        mv = self.get(version)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        versions[mv.version] = mv = mv.model_copy(update={"notes": _append(mv.notes, f"{now}: {line}")})
+        self._save(versions)
+        return mv
+
+    def rollback(self, note: str = "") -> ModelVersion:
+        """Production goes back to the version that was production before it (the newest archived promotion)."""
+        versions = self._ensure_bundled(self._load())
+        prod = next((v for v in versions.values() if v.stage == "production"), None)
+        previous = sorted(
+            (v for v in versions.values() if v.stage == "archived" and v.promoted_at),
+            key=lambda v: v.promoted_at or "",
+        )
+        if prod is None or not previous:
+            raise RegistryError("nothing to roll back to: no earlier production version in the registry")
+        back = previous[-1]
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        line = f"{now}: rolled back from {prod.version}" + (f" ({note})" if note else "")
+        versions[prod.version] = prod.model_copy(
+            update={"stage": "archived", "promoted_at": None, "notes": _append(prod.notes, line)}
+        )
+        versions[back.version] = back.model_copy(
+            update={"stage": "production", "promoted_at": now, "notes": _append(back.notes, line)}
+        )
+        self._save(versions)
+        return versions[back.version]
+
     def promote(self, version: str, margin: float = 0.02, force: bool = False) -> ModelVersion:
         versions = self._ensure_bundled(self._load())
         cand = self.get(version)
@@ -145,15 +196,24 @@ class Registry:
         return versions[cand.version]
 
 
+def _append(notes: str, line: str) -> str:
+    return (notes + "\n" if notes else "") + line
+
+
 def gate(candidate: ModelVersion, production: ModelVersion, margin: float) -> list[str]:
-    """Per-category mAP50 drops larger than `margin` (same frozen val set assumed); empty = may promote."""
-    if candidate.val_hash and production.val_hash and candidate.val_hash != production.val_hash:
+    """Per-category mAP50 drops larger than `margin` on the same frozen val split; empty = may promote.
+
+    Production's metrics on the candidate's split are its own, or a re-measurement kept in `evaluations`.
+    """
+    same_split = candidate.val_hash and production.val_hash
+    prod_metrics = production.metrics_on(candidate.val_hash) if same_split else production.metrics
+    if prod_metrics is None:
         return [
-            f"metrics were measured on different validation sets ({candidate.val_hash} vs "
+            f"metrics were measured on different validation sets ({candidate.val_hash or '?'} vs "
             f"{production.val_hash}); evaluate both on the same frozen val split"
         ]
     drops = []
-    for key, prod_value in sorted(production.metrics.items()):
+    for key, prod_value in sorted(prod_metrics.items()):
         if not key.startswith("mAP50/"):
             continue
         cand_value = candidate.metrics.get(key)

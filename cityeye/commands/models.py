@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cityeye.commands.common import offline
+from cityeye.commands.common import UserError, offline
 from cityeye.config import Settings
 
 
@@ -29,10 +29,28 @@ def cmd_models_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models_promote(args: argparse.Namespace, settings: Settings) -> int:
+    from models.notify import publish_production
     from models.registry import Registry
 
-    mv = Registry(settings.models_dir).promote(args.version, margin=args.margin, force=args.force)
+    if args.force and not (args.note or "").strip():
+        raise UserError("--force needs --note saying why (it is recorded in the registry)")
+    reg = Registry(settings.models_dir)
+    margin = settings.loop.margin if args.margin is None else args.margin
+    mv = reg.promote(args.version, margin=margin, force=args.force)
+    if args.note:
+        reg.add_note(mv.version, f"promoted from the CLI: {args.note.strip()}")
+    publish_production(settings.redis_url, mv.version)
     print(f"{mv.version} is now production")
+    return 0
+
+
+def cmd_models_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    from models.notify import publish_production
+    from models.registry import Registry
+
+    mv = Registry(settings.models_dir).rollback(note="from the CLI" + (f": {args.note}" if args.note else ""))
+    publish_production(settings.redis_url, mv.version)
+    print(f"rolled back: {mv.version} is production again")
     return 0
 
 
@@ -79,9 +97,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ms.set_defaults(func=cmd_models_show)
     mp = m.add_parser("promote", help="make a candidate production (gated per category)")
     mp.add_argument("version")
-    mp.add_argument("--margin", type=float, default=0.02, help="largest allowed mAP50 drop per category")
-    mp.add_argument("--force", action="store_true", help="skip the gate (recorded in the registry)")
+    mp.add_argument("--margin", type=float, help="largest allowed mAP50 drop per category (default loop.margin)")
+    mp.add_argument("--force", action="store_true", help="skip the gate (needs --note; recorded in the registry)")
+    mp.add_argument("--note", help="why (recorded in the version's notes)")
     mp.set_defaults(func=cmd_models_promote)
+    mr = m.add_parser("rollback", help="make the previous production version production again")
+    mr.add_argument("--note", help="why (recorded in both versions' notes)")
+    mr.set_defaults(func=cmd_models_rollback)
     mk = m.add_parser("package", help="package a version as the bundled default (models/default/<version>)")
     mk.add_argument("version")
     mk.add_argument("--out", help="folder (default: models/default/<version> in the source tree)")

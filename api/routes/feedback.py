@@ -1,0 +1,126 @@
+"""Feedback for the data team's loop: correct a detection on an evidence frame; list feedback frames.
+
+`POST /feedback/corrections` (inspector, data_team, shift_lead, admin) sets the label set of an observation's
+full frame (relabel a class, move a box, add a box, delete a box: send the whole corrected set).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import ActorDep, ReaderDep
+from api.deps import ServiceDep
+from cases.feedback import Box, FeedbackError, FeedbackStore
+from cases.lifecycle import Role
+from cases.service import CaseService
+from models.registry import Registry, RegistryError
+
+router = APIRouter(prefix="/feedback", tags=["feedback"])
+READ_ROLES = frozenset({Role.DATA_TEAM, Role.INSPECTOR, Role.SHIFT_LEAD, Role.ADMIN})
+
+
+class BoxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    class_name: str = Field(min_length=1, max_length=64, description="one of the production model's classes")
+    xyxy: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in the frame's pixels")
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: int
+    observation_id: int | None = Field(default=None, description="default: the case's latest observation")
+    boxes: list[BoxIn] = Field(max_length=500, description="the frame's whole corrected label set; [] = nothing")
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    origin: str
+    case_id: int | None
+    observation_id: int | None
+    source_id: str
+    width: int
+    height: int
+    model_version: str
+    verdict: str | None
+    labelled: bool
+    boxes: list[dict[str, Any]]
+    predictions: list[dict[str, Any]]
+    reason: str
+    actor: str
+    created_at: datetime
+    image_url: str
+
+
+def get_store(service: ServiceDep) -> FeedbackStore:
+    return FeedbackStore(service.sessions, service.settings.feedback_dir)
+
+
+StoreDep = Annotated[FeedbackStore, Depends(get_store)]
+
+
+def _out(row: Any) -> FeedbackOut:
+    data = {k: getattr(row, k) for k in FeedbackOut.model_fields if k != "image_url"}
+    return FeedbackOut(**data, image_url=f"/feedback/{row.id}/image")
+
+
+def _model_classes(service: CaseService) -> list[str] | None:
+    try:
+        return Registry(service.settings.models_dir).get("production").classes
+    except RegistryError:
+        return None
+
+
+@router.post("/corrections", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED)
+def correct(body: CorrectionIn, actor: ActorDep, service: ServiceDep, store: StoreDep) -> FeedbackOut:
+    """Correct what the model found on an evidence frame; the full frame and model version are kept."""
+    try:
+        row = store.correct(
+            body.case_id,
+            [Box(b.class_name, b.xyxy) for b in body.boxes],
+            actor,
+            service.evidence_dir,
+            _model_classes(service),
+            observation_id=body.observation_id,
+        )
+    except FeedbackError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    return _out(row)
+
+
+def _check_reader(reader: Any) -> None:
+    if reader is not None and reader.role not in READ_ROLES:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"feedback is read by roles {sorted(r.value for r in READ_ROLES)}"
+        )
+
+
+@router.get("", response_model=list[FeedbackOut])
+def list_feedback(
+    store: StoreDep,
+    reader: ReaderDep,
+    origin: Annotated[str | None, Query(pattern="^(verdict|correction|sample)$")] = None,
+    labelled: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[FeedbackOut]:
+    """Feedback frames, oldest first."""
+    _check_reader(reader)
+    return [_out(r) for r in store.list(origin=origin, labelled=labelled, limit=limit)]
+
+
+@router.get("/{feedback_id}/image", response_class=FileResponse)
+def feedback_image(feedback_id: Annotated[int, Path(ge=1)], store: StoreDep, reader: ReaderDep) -> FileResponse:
+    """The full frame (JPEG) as stored for training."""
+    _check_reader(reader)
+    try:
+        row = store.get(feedback_id)
+    except FeedbackError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    path = store.image_path(row)
+    if not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"feedback frame {feedback_id}: image file gone")
+    return FileResponse(path, media_type="image/jpeg")

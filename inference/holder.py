@@ -1,0 +1,167 @@
+"""Live reload: a detector that follows the registry's production pointer without stopping its worker.
+
+    holder = DetectorHolder.from_settings(settings)          # or DetectorHolder(load, current, ...)
+    version, detections = holder.predict_versioned(frames)   # or holder.predict(frames) + holder.version
+
+Between batches, the holder compares the production version (re-read every `poll_s`, and at once when a
+Redis notice arrives on `models.notify.CHANNEL` with `redis_url` set) with the one it runs. A new version is
+loaded in a background thread while the old detector keeps working; the swap is one reference assignment at
+the start of the next batch. No frame waits for a load and none is skipped: every batch is predicted by
+exactly one version, which `predict_versioned` returns so each event can record it. A version that fails to
+load is logged and retried at the next poll; the running detector stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from inference.detections import Detections
+from inference.frame import Frame
+from inference.pipeline import DetectorLike
+
+log = logging.getLogger(__name__)
+
+
+class DetectorHolder:
+    def __init__(
+        self,
+        load: Callable[[str], DetectorLike],
+        current: Callable[[], str],
+        poll_s: float = 5.0,
+        redis_url: str | None = None,
+        background: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._load = load
+        self._current = current
+        self.poll_s = poll_s
+        self.background = background
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._detector = load(current())
+        self._ready: DetectorLike | None = None  # loaded, swapped in at the next batch
+        self._loading: str | None = None
+        self._next_check = clock() + poll_s
+        self.swaps: list[tuple[str, str]] = []  # (from, to), in order
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+        if redis_url:
+            self._listener = threading.Thread(target=self._listen, args=(redis_url,), daemon=True, name="model-notify")
+            self._listener.start()
+
+    @classmethod
+    def from_settings(cls, settings: Any, background: bool = True) -> DetectorHolder:
+        """Follow `production` in the settings' registry, loading with the settings' detector options."""
+        from inference.detector import Detector
+        from models.registry import Registry
+
+        registry = Registry(settings.models_dir)
+
+        def load(version: str) -> DetectorLike:
+            return Detector.load(settings.models_dir, settings.detector.model_copy(update={"model": version}))
+
+        return cls(
+            load,
+            lambda: registry.get("production").version,
+            poll_s=settings.loop.reload_poll_s,
+            redis_url=settings.redis_url,
+            background=background,
+        )
+
+    # ---- the detector interface ------------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return self._detector.version
+
+    def predict(self, frames: list[Frame]) -> list[Detections]:
+        return self.predict_versioned(frames)[1]
+
+    def predict_versioned(self, frames: Sequence[Frame]) -> tuple[str, list[Detections]]:
+        """Swap in a loaded version if one is ready, then predict the whole batch with one detector."""
+        self.check()
+        with self._lock:
+            if self._ready is not None:
+                self.swaps.append((self._detector.version, self._ready.version))
+                log.info("detector swapped %s -> %s", self._detector.version, self._ready.version)
+                self._detector, self._ready = self._ready, None
+            detector = self._detector
+        return detector.version, detector.predict(list(frames))
+
+    # ---- following production ---------------------------------------------------------------------------------
+    def poke(self) -> None:
+        """Re-read the production pointer at the next batch (a Redis notice calls this)."""
+        with self._lock:
+            self._next_check = self._clock()
+
+    def check(self) -> None:
+        """If it is time, read the production version and start loading it when it differs from ours."""
+        with self._lock:
+            if self._clock() < self._next_check or self._loading is not None:
+                return
+            self._next_check = self._clock() + self.poll_s
+            running = (self._ready or self._detector).version
+        try:
+            wanted = self._current()
+        except Exception:  # an unreadable registry must not stop detection
+            log.exception("cannot read the production model version")
+            return
+        if wanted == running:
+            return
+        with self._lock:
+            if self._loading is not None:
+                return
+            self._loading = wanted
+        if self.background:
+            threading.Thread(target=self._load_version, args=(wanted,), daemon=True, name="model-load").start()
+        else:
+            self._load_version(wanted)
+
+    def _load_version(self, version: str) -> None:
+        try:
+            detector = self._load(version)
+        except Exception:
+            log.exception("loading model %s failed; keeping %s", version, self.version)
+            detector = None
+        with self._lock:
+            if detector is not None:
+                self._ready = detector
+            self._loading = None
+
+    def wait_loaded(self, timeout: float = 60.0) -> bool:
+        """Block until no load is in flight (tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._loading is None:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    def _listen(self, redis_url: str) -> None:
+        import redis
+
+        from models.notify import CHANNEL
+
+        while not self._stop.is_set():
+            try:
+                client = redis.Redis.from_url(redis_url, socket_timeout=None)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                while not self._stop.is_set():
+                    msg = pubsub.get_message(timeout=1.0)
+                    if msg is not None:
+                        self.poke()
+                pubsub.close()
+                client.close()
+            except redis.RedisError as exc:
+                log.warning("model notices unavailable (%s); polling every %ss", exc, self.poll_s)
+                self._stop.wait(self.poll_s)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
