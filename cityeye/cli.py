@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cityeye.commands import config, data, models, run, streams, survey, train, worker
+from cityeye.commands import config, data, loop, models, run, streams, survey, train, worker
 from cityeye.commands.common import UserError
 from cityeye.config import ConfigError, Settings, load_settings
 
-COMMAND_MODULES = (run, config, data, train, models, worker, streams, survey)
+COMMAND_MODULES = (run, config, data, train, models, worker, streams, survey, loop)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

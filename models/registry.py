@@ -55,9 +55,11 @@ class ModelVersion(BaseModel):
 
     def metrics_on(self, val_hash: str) -> dict[str, float] | None:
         """Metrics measured on the validation split `val_hash`, if any."""
+        if val_hash in self.evaluations:
+            return self.evaluations[val_hash]
         if not val_hash or val_hash == self.val_hash:
             return self.metrics
-        return self.evaluations.get(val_hash)
+        return None
 
 
 class Registry:
@@ -138,11 +140,11 @@ class Registry:
     def record_evaluation(self, version: str, val_hash: str, metrics: dict[str, float]) -> ModelVersion:
         """Keep `version`'s metrics on another frozen val split (so the gate can compare on that split)."""
         versions = self._ensure_bundled(self._load())
-        mv = self.get(version)
-        if val_hash != mv.val_hash:
-            mv = mv.model_copy(update={"evaluations": {**mv.evaluations, val_hash: dict(metrics)}})
-            versions[mv.version] = mv
-            self._save(versions)
+        mv = self.get(version).model_copy(
+            update={"evaluations": {**self.get(version).evaluations, val_hash: dict(metrics)}}
+        )
+        versions[mv.version] = mv
+        self._save(versions)
         return mv
 
     def add_note(self, version: str, line: str) -> ModelVersion:

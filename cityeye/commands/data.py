@@ -13,6 +13,14 @@ def cmd_datasets_build(args: argparse.Namespace, settings: Settings) -> int:
     from datasets.build import build_dataset
     from datasets.recipe import Recipe
 
+    if args.from_feedback:
+        from training.loop import build_feedback_dataset
+
+        out = build_feedback_dataset(settings, args.name, args.base)
+        print(f"dataset version {args.name} written to {out} (base + feedback; val split unchanged)")
+        return cmd_datasets_stats(argparse.Namespace(dataset=str(out)), settings)
+    if args.base:
+        raise UserError("--base goes with --from-feedback")
     out = build_dataset(
         args.name,
         settings.datasets_dir,
@@ -24,6 +32,37 @@ def cmd_datasets_build(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(f"dataset version {args.name} written to {out}")
     return cmd_datasets_stats(argparse.Namespace(dataset=str(out)), settings)
+
+
+def _classes(settings: Settings) -> list[str]:
+    from models.registry import Registry
+
+    return Registry(settings.models_dir).get("production").classes
+
+
+def cmd_datasets_label_export(args: argparse.Namespace, settings: Settings) -> int:
+    from datasets.labeling import export_cvat, export_label_studio
+    from training.loop import feedback_store
+
+    store = feedback_store(settings)
+    frames = store.list(origin=args.origin, labelled=None if args.all else False)
+    export = export_label_studio if args.format == "label-studio" else export_cvat
+    target = export(frames, settings.feedback_dir, Path(args.out), _classes(settings))
+    print(f"{len(frames)} frames -> {target} (images in {Path(args.out) / 'images'})")
+    return 0
+
+
+def cmd_datasets_label_import(args: argparse.Namespace, settings: Settings) -> int:
+    from datasets.labeling import import_cvat, import_label_studio
+    from training.loop import feedback_store
+
+    labels = (import_label_studio if args.format == "label-studio" else import_cvat)(Path(args.file))
+    store = feedback_store(settings)
+    classes = _classes(settings)
+    for fid, boxes in labels.items():
+        store.set_labels(fid, boxes, f"import:{args.format}", classes)
+    print(f"labels of {len(labels)} feedback frames imported ({sum(len(b) for b in labels.values())} boxes)")
+    return 0
 
 
 def cmd_datasets_stats(args: argparse.Namespace, settings: Settings) -> int:
@@ -114,7 +153,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--synthetic-val", type=int, default=0, help="synthetic scenes added to val")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--limit", type=int, help="at most this many images per source split (for quick tries)")
+    b.add_argument(
+        "--from-feedback",
+        action="store_true",
+        help="the base version's train set + labelled feedback frames (false positives as negatives); val unchanged",
+    )
+    b.add_argument(
+        "--base", help="with --from-feedback: version to extend (default: newest feedback one / production's)"
+    )
     b.set_defaults(func=cmd_datasets_build)
+    le = ds.add_parser("label-export", help="feedback frames → Label Studio tasks or CVAT XML (with pre-annotations)")
+    le.add_argument("--format", choices=["label-studio", "cvat"], required=True)
+    le.add_argument("--out", required=True)
+    le.add_argument("--origin", choices=["verdict", "correction", "sample"], help="only frames of this origin")
+    le.add_argument("--all", action="store_true", help="also frames that are labelled already (to review them)")
+    le.set_defaults(func=cmd_datasets_label_export)
+    li = ds.add_parser("label-import", help="a labelling tool's export → the feedback frames' labels")
+    li.add_argument("--format", choices=["label-studio", "cvat"], required=True)
+    li.add_argument("file")
+    li.set_defaults(func=cmd_datasets_label_import)
     s = ds.add_parser("stats", help="images and boxes per split, class and source")
     s.add_argument("dataset", help="dataset version name or folder")
     s.set_defaults(func=cmd_datasets_stats)

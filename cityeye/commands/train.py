@@ -21,6 +21,15 @@ def _ultralytics_overrides(pairs: list[str]) -> dict[str, object]:
     return out
 
 
+def _base_weights(spec: str, settings: Settings) -> Path:
+    """`--base`: a checkpoint file, or a registry version (`production` = fine-tune the model in service)."""
+    if Path(spec).suffix == ".pt":
+        return Path(spec)
+    from models.registry import Registry
+
+    return Registry(settings.models_dir).weights(spec, "pt")
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     offline(settings)
     from training.base import base_checkpoint_from_legacy
@@ -28,7 +37,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
     dataset = dataset_dir(args.dataset, settings)
     runs = Path(args.runs_dir) if args.runs_dir else settings.data_dir / "runs"
-    base = Path(args.base) if args.base else runs / f"{args.name}-base.pt"
+    base = _base_weights(args.base, settings) if args.base else runs / f"{args.name}-base.pt"
     if not args.base and not args.resume:
         if not Path(args.legacy).is_file():
             raise UserError(f"{args.legacy}: legacy YOLOv5 checkpoint not found (pass --legacy or --base)")
@@ -94,7 +103,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="fine-tune a detector on a dataset version (resumable)")
     t.add_argument("dataset", help="dataset version name or folder")
     t.add_argument("--name", required=True, help="run name (folder under <data>/runs)")
-    t.add_argument("--base", help="ultralytics checkpoint to start from")
+    t.add_argument("--base", help="ultralytics checkpoint, or registry version ('production') to start from")
     t.add_argument("--legacy", default=str(DEFAULT_LEGACY), help="YOLOv5 .pt to initialise from (no --base)")
     t.add_argument("--runs-dir", help="where runs go (default <data>/runs)")
     t.add_argument("--epochs", type=int, help="planned epochs (default 10); with --resume: a new total for the run")
