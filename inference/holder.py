@@ -54,7 +54,7 @@ class DetectorHolder:
             self._listener.start()
 
     @classmethod
-    def from_settings(cls, settings: Any, background: bool = True) -> DetectorHolder:
+    def from_settings(cls, settings: Any, background: bool = True, poll_s: float | None = None) -> DetectorHolder:
         """Follow `production` in the settings' registry, loading with the settings' detector options."""
         from inference.detector import Detector
         from models.registry import Registry
@@ -67,7 +67,7 @@ class DetectorHolder:
         return cls(
             load,
             lambda: registry.get("production").version,
-            poll_s=settings.loop.reload_poll_s,
+            poll_s=settings.loop.reload_poll_s if poll_s is None else poll_s,
             redis_url=settings.redis_url,
             background=background,
         )
@@ -77,19 +77,31 @@ class DetectorHolder:
     def version(self) -> str:
         return self._detector.version
 
-    def predict(self, frames: list[Frame]) -> list[Detections]:
+    def predict(self, frames: Sequence[Frame]) -> list[Detections]:
         return self.predict_versioned(frames)[1]
 
     def predict_versioned(self, frames: Sequence[Frame]) -> tuple[str, list[Detections]]:
         """Swap in a loaded version if one is ready, then predict the whole batch with one detector."""
         self.check()
+        detector = self.get()
+        return detector.version, detector.predict(list(frames))
+
+    # ---- the stream runner's interface (inference.streams.runner): get() per round, maybe_reload() before it
+    def get(self) -> DetectorLike:
+        """The detector for the next batch (a loaded new version is swapped in here, between batches)."""
         with self._lock:
             if self._ready is not None:
                 self.swaps.append((self._detector.version, self._ready.version))
                 log.info("detector swapped %s -> %s", self._detector.version, self._ready.version)
                 self._detector, self._ready = self._ready, None
-            detector = self._detector
-        return detector.version, detector.predict(list(frames))
+            return self._detector
+
+    def maybe_reload(self) -> bool:
+        """Start loading a new production version if it is time (never blocks on the load); True if one started."""
+        before = self._loading
+        self.check()
+        with self._lock:
+            return before is None and self._loading is not None or self._ready is not None
 
     # ---- following production ---------------------------------------------------------------------------------
     def poke(self) -> None:

@@ -8,7 +8,7 @@ A bad file is reported in its `FileReport` and the run goes on with the next fil
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -29,7 +29,7 @@ class DetectorLike(Protocol):
     @property
     def version(self) -> str: ...
 
-    def predict(self, frames: list[Frame]) -> list[Detections]: ...
+    def predict(self, frames: Sequence[Frame]) -> list[Detections]: ...
 
 
 class FrameSampler(Protocol):

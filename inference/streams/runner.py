@@ -39,6 +39,15 @@ class DetectorLike(Protocol):
     def predict(self, frames: Sequence[Frame]) -> list[Detections]: ...
 
 
+class ModelHolder(Protocol):
+    """What the runner needs of a holder: `get()` the detector for this round, `maybe_reload()` before it.
+    `inference.holder.DetectorHolder` (live reload: background load, Redis notices) and the simple one below."""
+
+    def get(self) -> DetectorLike: ...
+
+    def maybe_reload(self) -> bool: ...
+
+
 class DetectorHolder:
     """The worker's current detector. `get()` per round; `swap()` / `maybe_reload()` replace it between rounds.
 
@@ -113,7 +122,7 @@ class StreamRunner:
 
     def __init__(
         self,
-        holder: DetectorHolder,
+        holder: ModelHolder,
         taxonomy: Taxonomy,
         sink: Callable[[list[Event]], Any],
         settings: StreamSettings,

@@ -28,33 +28,41 @@ from cityeye.config import Settings
 from inference.event import Event
 from inference.evidence import annotate
 from inference.streams.config import CameraConfig
-from inference.streams.runner import DetectorHolder, DetectorLike, StreamRunner, register, snapshot_path, unregister
+from inference.streams.runner import (
+    DetectorHolder,
+    DetectorLike,
+    ModelHolder,
+    StreamRunner,
+    register,
+    snapshot_path,
+    unregister,
+)
 from inference.streams.store import CameraStore, write_snapshot
 
 log = logging.getLogger(__name__)
 
 
-def default_holder(settings: Settings) -> DetectorHolder:
-    """The configured detector, reloaded when the registry's production version changes (detector.model =
-    'production'); a fixed version or file is never swapped."""
+def default_holder(settings: Settings) -> ModelHolder:
+    """The configured detector. With detector.model = 'production' it follows the registry's production pointer
+    (`inference.holder.DetectorHolder`: checked every streams.reload_check_s and at once on a Redis notice, the
+    new version loaded in the background while the cameras keep running); a fixed version or file is never swapped."""
     from inference.detector import Detector
-    from models.registry import Registry
+    from inference.holder import DetectorHolder as LiveHolder
+
+    if settings.detector.model == "production":
+        return LiveHolder.from_settings(settings, poll_s=settings.streams.reload_check_s)
 
     def load() -> DetectorLike:
         return Detector.load(settings.models_dir, settings.detector)
 
-    def wanted() -> str | None:
-        return Registry(settings.models_dir).get("production").version
-
-    follow = settings.detector.model == "production"
-    return DetectorHolder(load(), load if follow else None, wanted if follow else None, settings.streams.reload_check_s)
+    return DetectorHolder(load())
 
 
 class StreamWorker:
     def __init__(
         self,
         settings: Settings,
-        holder: DetectorHolder | None = None,
+        holder: ModelHolder | None = None,
         worker_id: str | None = None,
         redis_client: Any = None,
     ):
@@ -165,6 +173,9 @@ class StreamWorker:
         unregister(self.runner)
         final = {cid: {**st, "state": "stopped", "fps": 0.0} for cid, st in self.runner.status().items()}
         self.runner.stop()
+        stop_listening = getattr(self.holder, "close", None)  # the live holder's Redis listener
+        if stop_listening is not None:
+            stop_listening()
         if self.leases is not None:
             try:
                 self.leases.release_all()
