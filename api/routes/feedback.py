@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ActorDep, ReaderDep
 from api.deps import ServiceDep
+from api.schemas import MAX_DB_INT
 from cases.feedback import Box, FeedbackError, FeedbackStore
 from cases.lifecycle import Role
 from cases.service import CaseService
@@ -32,8 +33,10 @@ class BoxIn(BaseModel):
 
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    case_id: int
-    observation_id: int | None = Field(default=None, description="default: the case's latest observation")
+    case_id: int = Field(ge=1, le=MAX_DB_INT)
+    observation_id: int | None = Field(
+        default=None, ge=1, le=MAX_DB_INT, description="default: the case's latest observation"
+    )
     boxes: list[BoxIn] = Field(max_length=500, description="the frame's whole corrected label set; [] = nothing")
 
 
@@ -113,7 +116,9 @@ def list_feedback(
 
 
 @router.get("/{feedback_id}/image", response_class=FileResponse)
-def feedback_image(feedback_id: Annotated[int, Path(ge=1)], store: StoreDep, reader: ReaderDep) -> FileResponse:
+def feedback_image(
+    feedback_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], store: StoreDep, reader: ReaderDep
+) -> FileResponse:
     """The full frame (JPEG) as stored for training."""
     _check_reader(reader)
     try:
