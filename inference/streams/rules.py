@@ -200,7 +200,11 @@ class CameraRules:
             mean_confidence=float(np.mean(tr.confidences)),
             frames_seen=tr.hits,
             model_version=model_version,
-            evidence=(EvidenceImage(snapshot, "snapshot"), EvidenceImage(crop(frame.image, box), "crop")),
+            evidence=(
+                EvidenceImage(snapshot, "snapshot"),
+                EvidenceImage(crop(frame.image, box), "crop"),
+                EvidenceImage(frame.image, "frame"),  # the raw frame: what verdicts and corrections label (issue 8)
+            ),
             geo=self.geo.locate(box),
             tracker_id=tr.track_id,
             uri=self.camera.safe_url,

@@ -81,7 +81,7 @@ def test_rtsp_scene_one_case_per_problem_and_reconnect(tmp_path: Path, scene: tu
         assert c.source_id == "camera:gate-1"
         assert c.lat is not None and 31.229 < c.lat < 31.232 and c.lon is not None and 121.469 < c.lon < 121.472
         record = worker.service.get_case(c.id)
-        assert {e.kind for e in record.evidence} == {"snapshot", "crop"}
+        assert {e.kind for e in record.evidence} == {"snapshot", "crop", "frame"}
         obs: list[Observation] = record.observations
         assert all(o.model_version == "ground-truth-double" and o.tracker_id is not None for o in obs)
     # the detector saw every camera frame the sources delivered, in batches

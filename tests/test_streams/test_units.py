@@ -71,7 +71,7 @@ def test_stall_needs_dwell_in_zone_outside_permitted_hours() -> None:
     # window (until 12:00:02) is over
     assert [(i, e.category, e.tracker_id) for i, e in fired] == [(6, "street_stall", 1)]
     e = fired[0][1]
-    assert e.model_version == "v1" and {x.kind for x in e.evidence} == {"snapshot", "crop"}
+    assert e.model_version == "v1" and {x.kind for x in e.evidence} == {"snapshot", "crop", "frame"}
 
 
 def _garbage_events(times: tuple[float, ...], persist_s: float) -> int:
