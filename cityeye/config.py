@@ -289,8 +289,8 @@ class ScoringSettings(_Strict):
     radius_m: float = Field(default=50.0, gt=0, le=5000, description="radius of the location-history features")
     auto_promote: bool = Field(
         default=True,
-        description="a refit promotes its scorer when its held-out Brier score is no worse than the promoted "
-        "one's (or none is promoted), then rescores the open cases",
+        description="a refit promotes the scorer it fitted (its fit already chose prior or learned on held-out "
+        "verdicts) and queues the rescoring of the open cases; false: it stays a candidate",
     )
     forecast_cell_m: list[float] = Field(
         default_factory=lambda: [250.0],
