@@ -161,7 +161,7 @@ def test_operator_registers_cases_in_bulk(browser: Driver, server: Server, scree
     wait(browser, lambda d: d.find_element(By.ID, "bulk-apply").is_enabled())
     shot(browser, screenshots, "06-queue-bulk")
     browser.find_element(By.ID, "bulk-apply").click()
-    wait(browser, lambda d: "Register: 2 done" in d.find_element(By.ID, "toast").text)
+    wait(browser, lambda d: "Register: 2 done" in d.find_element(By.ID, "toast").get_attribute("textContent"))
     with server.api("operator") as api:
         assert [api.get(f"/cases/{i}").json()["status"] for i in ids] == ["registered", "registered"]
 
@@ -287,7 +287,7 @@ def test_cameras_status_snapshot_and_zone_drawing(browser: Driver, server: Serve
     visible(browser, "#camera-form input[name='id']").send_keys("cam-3")
     browser.find_element(By.CSS_SELECTOR, "#camera-form input[name='url']").send_keys("ftp://10.0.0.7/x")
     browser.find_element(By.ID, "camera-save").click()
-    wait(browser, lambda d: "url scheme must be one of" in d.find_element(By.ID, "toast").text)
+    wait(browser, lambda d: "url scheme must be one of" in d.find_element(By.ID, "toast").get_attribute("textContent"))
     url = browser.find_element(By.CSS_SELECTOR, "#camera-form input[name='url']")
     url.clear()
     url.send_keys("rtsp://10.0.0.7/stream")

@@ -1,7 +1,7 @@
 // One case (小屏干): evidence images with the boxes drawn, the observations timeline, score reasons (when the
 // server scores cases), the audit log, and the actions the logged-in role may take from the case's status.
 import { ApiError, api, blobUrl } from './api.js';
-import { clear, h, svg, toast } from './dom.js';
+import { clear, fmtPriority, h, svg, toast } from './dom.js';
 import { actionName, categoryCode, categoryName, fmtTime, roleName, statusName, t, verdictName } from './i18n.js';
 import { act, actionInputs } from './actions.js';
 import { allowedActions, categoryColour, state } from './state.js';
@@ -106,7 +106,7 @@ export async function renderCase(root, id) {
     clear(root);
     const facts = [
       [t('status'), h('span', { class: `badge status-${c.status}`, id: 'case-status', 'data-status': c.status }, statusName(c.status))],
-      [t('priority'), h('span', {}, c.priority, c.overdue ? h('span', { class: 'badge overdue' }, t('overdue')) : null)],
+      [t('priority'), h('span', {}, fmtPriority(c.priority), c.overdue ? h('span', { class: 'badge overdue' }, t('overdue')) : null)],
       [t('due'), fmtTime(c.due_at)],
       [t('district'), c.district || t('none')],
       [t('department'), c.department || t('none')],

@@ -46,3 +46,6 @@ export function toast(message, kind = 'info') {
 export function select(options, value, attrs = {}) {
   return h('select', attrs, options.map(([v, label]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, label)));
 }
+
+// priorities are whole numbers until a scorer weighs them by P(confirmed)
+export function fmtPriority(p) { return typeof p === 'number' && !Number.isInteger(p) ? p.toFixed(2) : String(p ?? ''); }

@@ -2,7 +2,7 @@
 // outlines; base tiles from the configured URL, or a plain coordinate grid offline; optional layers for the
 // hotspot forecast and survey findings when the server has those APIs. Click a case → its card.
 import { api, blobUrl, query } from './api.js';
-import { clear, h, select, toast } from './dom.js';
+import { clear, fmtPriority, h, select, toast } from './dom.js';
 import { categoryKeys, categoryName, fmtTime, statusKeys, statusName, t } from './i18n.js';
 import { CLOSED, STATUS_COLOURS, categoryColour, state } from './state.js';
 
@@ -155,7 +155,7 @@ async function showCard(card, id) {
       ' ', c.overdue ? h('span', { class: 'badge overdue' }, t('overdue')) : null),
     snap ? img : null,
     h('table', { class: 'props' },
-      h('tr', {}, h('th', {}, t('priority')), h('td', {}, c.priority)),
+      h('tr', {}, h('th', {}, t('priority')), h('td', {}, fmtPriority(c.priority))),
       h('tr', {}, h('th', {}, t('district')), h('td', {}, c.district || t('none'))),
       h('tr', {}, h('th', {}, t('department')), h('td', {}, c.department || t('none'))),
       h('tr', {}, h('th', {}, t('confidence')), h('td', {}, c.max_confidence.toFixed(2))),

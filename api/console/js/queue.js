@@ -1,6 +1,6 @@
 // The case queue (中屏管): filters, sort by priority, overdue highlighted, bulk actions for the role.
 import { api, query } from './api.js';
-import { clear, h, select, toast } from './dom.js';
+import { clear, fmtPriority, h, select, toast } from './dom.js';
 import { actionName, categoryKeys, categoryName, fmtTime, statusKeys, statusName, t, verdictKeys, verdictName } from './i18n.js';
 import { act, actionInputs } from './actions.js';
 import { state } from './state.js';
@@ -75,7 +75,7 @@ export async function renderQueue(root) {
         h('td', {}, h('a', { href: `#/case/${c.id}` }, c.id)),
         h('td', {}, categoryName(c.category), ' ', h('span', { class: 'muted' }, c.code)),
         h('td', {}, h('span', { class: `badge status-${c.status}` }, statusName(c.status))),
-        h('td', { class: 'num' }, c.priority),
+        h('td', { class: 'num' }, fmtPriority(c.priority)),
         h('td', {}, fmtTime(c.due_at), c.overdue ? h('span', { class: 'badge overdue' }, t('overdue')) : null),
         h('td', {}, c.district || t('none')),
         h('td', {}, c.department || t('none')),
