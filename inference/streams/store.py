@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cases.db import SQLITE_BEGIN_OPTION
 from cases.orm import CameraRow, CameraStatusRow
 from cityeye.config import format_errors
 from inference.streams.config import CameraConfig
@@ -87,6 +90,14 @@ class CameraStore:
     def __init__(self, sessions: sessionmaker[Session]):
         self._sessions = sessions
 
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A read-then-write session that takes SQLite's write lock at BEGIN: a deferred transaction that
+        read first could not upgrade while the case service writes ("database is locked" at once)."""
+        with self._sessions() as s:
+            s.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            yield s
+
     @staticmethod
     def _stored(row: CameraRow) -> StoredCamera:
         return StoredCamera(CameraConfig.model_validate(row.config), row.version, row.created_at, row.updated_at)
@@ -107,7 +118,7 @@ class CameraStore:
 
     def create(self, cfg: CameraConfig) -> StoredCamera:
         now = _now()
-        with self._sessions() as s:
+        with self._write() as s:
             if s.get(CameraRow, cfg.id) is not None:
                 raise CameraExists(f"camera {cfg.id!r} already exists")
             row = CameraRow(
@@ -126,7 +137,7 @@ class CameraStore:
             return self._stored(row)
 
     def replace(self, cfg: CameraConfig) -> StoredCamera:
-        with self._sessions() as s:
+        with self._write() as s:
             row = s.get(CameraRow, cfg.id)
             if row is None:
                 raise CameraNotFound(f"camera {cfg.id!r} not found")
@@ -144,7 +155,7 @@ class CameraStore:
             return self.replace(cfg), False
 
     def delete(self, camera_id: str) -> None:
-        with self._sessions() as s:
+        with self._write() as s:
             row = s.get(CameraRow, camera_id)
             if row is None:
                 raise CameraNotFound(f"camera {camera_id!r} not found")
@@ -158,7 +169,7 @@ class CameraStore:
         if not statuses:
             return
         now = _now()
-        with self._sessions() as s:
+        with self._write() as s:
             known = set(s.scalars(select(CameraRow.id).where(CameraRow.id.in_(list(statuses)))))
             for cid, st in statuses.items():
                 if cid not in known:

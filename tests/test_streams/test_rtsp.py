@@ -87,3 +87,34 @@ def test_rtsp_scene_one_case_per_problem_and_reconnect(tmp_path: Path, scene: tu
     # the detector saw every camera frame the sources delivered, in batches
     assert detector.calls > 20
     assert snapshot_path(settings.data_dir, "gate-1").stat().st_size > 1000
+
+
+def test_watchdog_restarts_a_stalled_decoder(tmp_path: Path, scene: tuple[Path, list[TimelineItem]]) -> None:
+    """The server freezes (SIGSTOP: the TCP connection stays open, no data comes): the watchdog abandons the
+    blocked decoder after stall_timeout_s and a fresh one reconnects once the server runs again."""
+    import signal
+
+    from inference.streams.source import CameraSource, SourceOptions
+
+    video, _ = scene
+    with rtsp_server(video, free_port(), tmp_path / "rtsp.log") as server:
+        src = CameraSource("frozen", server.url, SourceOptions(fps=5, stall_timeout_s=2.0, reconnect_min_s=0.2))
+        src.start()
+        try:
+            wait_for(lambda: src.status().frames > 5, 20, "frames")
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGSTOP)
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and src.status().watchdog_restarts == 0:
+                    src.check()  # what the worker's control thread does every round
+                    time.sleep(0.2)
+                st = src.status()
+                assert st.watchdog_restarts >= 1 and st.last_error and "stalled" in st.last_error
+            finally:
+                server.proc.send_signal(signal.SIGCONT)
+            frames = src.status().frames
+            wait_for(lambda: src.status().frames > frames + 5, 30, "frames from the fresh decoder")
+            assert src.status().state == "streaming"
+        finally:
+            src.stop()
