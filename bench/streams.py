@@ -1,14 +1,16 @@
 """Benchmark: camera streams (issue 5), ratios measured in one run on the same frames and weights.
 
-    python bench/streams.py [--model production|PATH] [--backend auto|onnx|pytorch] [--cameras 4] [--seconds 15]
-                            [--p5-rounds 3]
+    python bench/streams.py [--model production|PATH] [--backend auto|onnx|pytorch] [--cameras 4] [--seconds 8]
+                            [--repeats 3] [--p5-rounds 3]
 
 P1  pipeline fps ÷ raw model.predict fps. The pipeline is the real path of `cityeye streams`: 4 file cameras
     (the generator's scene video, decode threads, fps cap), the newest frame of each camera per round, one
-    batched `Detector.predict`, tracking, rules and case ingestion (SQLite). The raw rate is ultralytics'
-    `model.predict` of the same model object on the very frames the pipeline processed, in the same batches.
-P2  4 cameras batched ÷ 4 cameras one frame at a time: the same pipeline, with the detector called once per
-    round on all cameras' frames vs once per frame.
+    batched `Detector.predict`, tracking, rules and case ingestion (SQLite); a round's time is all of
+    `StreamRunner.step()`. The raw rate is ultralytics' `model.predict` of the same model object on the very
+    frames of that round, in one batch, timed right after it.
+P2  4 cameras batched ÷ 4 cameras one frame at a time: the same pipeline, rounds alternating between one
+    detector call for all cameras' frames and one call per frame.
+Rounds of the three kinds are interleaved, so the load of a shared machine drifts over all of them alike.
 P5  frame → case visible in the API, p95, embedded mode: a `StreamWorker` and the API (uvicorn, real HTTP)
     in one process on one SQLite file; a poller reads GET /cases every 20 ms; latency = the time a case is
     first listed − the capture time of the frame that completed its rule (the case's `last_seen`).
@@ -59,10 +61,14 @@ class OneAtATime:
         return [self.detector.predict([f])[0] for f in frames]
 
 
-def pipeline_fps(
-    settings: Any, detector: Any, video: Path, n_cams: int, seconds: float, keep: list[list[Any]] | None
-) -> float:
-    """Frames per second through StreamRunner.step() with n_cams looping file cameras."""
+def interleaved(settings: Any, detector: Any, video: Path, n_cams: int, seconds: float) -> tuple[float, float, float]:
+    """(pipeline fps batched, raw model.predict fps, pipeline fps one frame at a time), measured round by round.
+
+    One StreamRunner with n_cams looping file cameras. Rounds alternate between the batched detector and the
+    one-at-a-time wrapper (swapped between rounds through the DetectorHolder, as a live model reload would);
+    after each batched round ultralytics' `model.predict` of the same model runs on the very frames of that
+    round, in one batch. Load drift on a shared machine hits all three alike.
+    """
     from cases.db import make_engine, migrate, session_factory
     from cases.service import CaseService
     from inference.streams.config import CameraConfig
@@ -72,45 +78,46 @@ def pipeline_fps(
     engine = make_engine(settings)
     migrate(settings, engine)
     service = CaseService(session_factory(engine), settings, load_taxonomy())
-    runner = StreamRunner(DetectorHolder(detector), load_taxonomy(), service.ingest_many, settings.streams)
+    holder = DetectorHolder(detector)
+    runner = StreamRunner(holder, load_taxonomy(), service.ingest_many, settings.streams)
     runner.set_cameras([CameraConfig.model_validate(cam(f"c{i}", video, 20, True)) for i in range(n_cams)])
-    if keep is not None:
-        orig = runner.collect
+    last: list[list[Any]] = []
+    orig = runner.collect
 
-        def collect(wait_s: float) -> Any:
-            got = orig(wait_s)
-            if got and len(keep) < 200:
-                keep.append([f for _, f in got])
-            return got
+    def collect(wait_s: float) -> Any:
+        got = orig(wait_s)
+        last[:] = [[f for _, f in got]]
+        return got
 
-        runner.collect = collect  # type: ignore[method-assign]
+    runner.collect = collect  # type: ignore[method-assign]
+    model, cfg = detector._model, detector.cfg
+    one = OneAtATime(detector)
+    n = {"b": 0, "s": 0, "r": 0}
+    t = {"b": 0.0, "s": 0.0, "r": 0.0}
     try:
-        t_warm = time.perf_counter() + 3.0
-        while time.perf_counter() < t_warm:
+        warm = time.perf_counter() + 3.0
+        while time.perf_counter() < warm:
             runner.step()
-        if keep is not None:
-            keep.clear()
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            n += runner.step()
-        return n / (time.perf_counter() - t0)
+        start, k = time.perf_counter(), 0
+        while time.perf_counter() - start < 2 * seconds:
+            mode = "b" if k % 2 == 0 else "s"
+            holder.swap(detector if mode == "b" else one)
+            t0 = time.perf_counter()
+            got = runner.step()
+            t[mode] += time.perf_counter() - t0
+            n[mode] += got
+            if mode == "b" and got:
+                imgs = [f.image for f in last[0]]
+                t0 = time.perf_counter()
+                model.predict(imgs, imgsz=detector.imgsz, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det,
+                              device=cfg.device, verbose=False, batch=len(imgs))  # fmt: skip
+                t["r"] += time.perf_counter() - t0
+                n["r"] += len(imgs)
+            k += 1
+        return n["b"] / t["b"], n["r"] / t["r"], n["s"] / t["s"]
     finally:
         runner.stop()
         engine.dispose()
-
-
-def raw_fps(detector: Any, batches: list[list[Any]]) -> float:
-    """ultralytics' model.predict of the detector's model on the same frames, in the same batches."""
-    model, cfg = detector._model, detector.cfg
-    images = [[f.image for f in b] for b in batches]
-    model.predict(images[0], imgsz=detector.imgsz, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det, device=cfg.device,
-                  verbose=False, batch=len(images[0]))  # fmt: skip
-    n, t0 = 0, time.perf_counter()
-    for imgs in images:
-        model.predict(imgs, imgsz=detector.imgsz, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det,
-                      device=cfg.device, verbose=False, batch=len(imgs))  # fmt: skip
-        n += len(imgs)
-    return n / (time.perf_counter() - t0)
 
 
 def p5(settings: Any, detector: Any, video: Path, n_cams: int, rounds: int) -> list[float]:
@@ -169,7 +176,8 @@ def main() -> int:
     ap.add_argument("--model", default="production", help="registry version or .pt/.onnx file")
     ap.add_argument("--data-dir", default=os.environ.get("CITYEYE_DATA_DIR", "cityeye-data"))
     ap.add_argument("--cameras", type=int, default=4)
-    ap.add_argument("--seconds", type=float, default=15.0, help="measured time per pipeline run")
+    ap.add_argument("--seconds", type=float, default=8.0, help="measured time per run")
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--p5-rounds", type=int, default=3)
     ap.add_argument("--backend", default="auto", choices=["auto", "onnx", "pytorch"], help="as detector.backend")
     args = ap.parse_args()
@@ -197,18 +205,20 @@ def main() -> int:
         streams = StreamSettings(cameras_refresh_s=0.2, status_interval_s=1.0)
         return Settings(data_dir=work / name, auth=AuthSettings(open_read=True), streams=streams)
 
-    frames: list[list[Any]] = []
-    batched, sequential = [], []
-    for i in range(2):  # alternate, so drift (thermal, other load) hits both alike
-        keep = frames if i == 0 else None
-        batched.append(pipeline_fps(settings(f"p1b{i}"), detector, fast, args.cameras, args.seconds, keep))
-        one = OneAtATime(detector)
-        sequential.append(pipeline_fps(settings(f"p2s{i}"), one, fast, args.cameras, args.seconds, None))
-    raw = raw_fps(detector, frames)
-    fps_b, fps_s = statistics.median(batched), statistics.median(sequential)
-    print(f"P1  pipeline {fps_b:.1f} fps ÷ raw model.predict {raw:.1f} fps = {fps_b / raw:.2f}   (goal >= 0.95)")
-    print(f"P2  {args.cameras} cameras batched {fps_b:.1f} fps ÷ one at a time {fps_s:.1f} fps = {fps_b / fps_s:.2f}"
-          f"   (goal >= 1.3)")  # fmt: skip
+    p1, p2 = [], []
+    for i in range(args.repeats):
+        fps_b, raw, fps_s = interleaved(settings(f"r{i}"), detector, fast, args.cameras, args.seconds)
+        p1.append(fps_b / raw)
+        p2.append(fps_b / fps_s)
+        print(
+            f"  repeat {i + 1}: pipeline {fps_b:.1f} fps, raw model.predict {raw:.1f} fps, "
+            f"one at a time {fps_s:.1f} fps"
+        )
+    spread = "(repeats: {})".format
+    print(f"P1  pipeline fps ÷ raw model.predict fps = {statistics.median(p1):.2f}   (goal >= 0.95) "
+          f"{spread(', '.join(f'{r:.2f}' for r in p1))}")  # fmt: skip
+    print(f"P2  {args.cameras} cameras batched ÷ one at a time = {statistics.median(p2):.2f}   (goal >= 1.3) "
+          f"{spread(', '.join(f'{r:.2f}' for r in p2))}")  # fmt: skip
     lat = sorted(p5(settings("p5"), detector, real, args.cameras, args.p5_rounds))
     if lat:
         p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]

@@ -174,8 +174,8 @@ class CameraSource:
         params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
             int(self.opts.open_timeout_s * 1000),
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-            int(self.opts.stall_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,  # a safety net after the watchdog: it unblocks an abandoned read
+            int(self.opts.stall_timeout_s * 2000),
         ]
         if scheme == "device":
             cap = cv2.VideoCapture(int(parts.netloc or parts.path))
