@@ -234,6 +234,12 @@ class StreamSettings(_Strict):
     reload_check_s: float = Field(
         default=60.0, gt=0, le=86_400, description="how often the worker checks for a new production model"
     )
+    ingest: Literal["direct", "spool"] = Field(
+        default="direct",
+        description="direct: the stream worker writes its events to the case store itself; spool: through the "
+        "durable event spool (<data_dir>/spool/streams-<host>.db) to the cases.ingest_events task, so events "
+        "survive a database outage (scale-out: needs `cityeye worker`)",
+    )
 
 
 class SurveySettings(_Strict):

@@ -90,6 +90,13 @@ class StreamWorker:
 
                 redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.ops.outbound_timeout_s)
             self.leases = Leases(redis_client, self.worker_id, settings.streams.lease_ttl_s)
+        self.spool = None
+        if settings.streams.ingest == "spool":
+            from cases.ingest_queue import EventSpool
+            from cityeye.tasks import set_settings
+
+            set_settings(settings)  # the ingest task (embedded thread pool) reads this process's settings
+            self.spool = EventSpool.for_settings(settings, name=f"streams-{socket.gethostname()}")
         self.case_ids: set[int] = set()
         self.on_ingested: list[Callable[[list[Event], list[Any]], None]] = []
         self._cams: list[CameraConfig] = []
@@ -98,6 +105,9 @@ class StreamWorker:
         self._next_snapshot = 0.0
 
     def _ingest(self, events: list[Event]) -> None:
+        if self.spool is not None:  # safe on disk now; stored by the ingest task, confirmed by flush()
+            self.spool.publish(events)
+            return
         results = self.service.ingest_many(events)
         for r in results:
             self.case_ids.add(r.case_id)
@@ -130,6 +140,8 @@ class StreamWorker:
                 metrics.CAMERA_UP.labels(camera=cid).set(1 if st["state"] == "streaming" else 0)
             self.store.write_status(self.worker_id, statuses)
             self._next_status = now + s.status_interval_s
+        if self.spool is not None:
+            self.spool.flush()
         if now >= self._next_snapshot:
             self.write_snapshots()
             self._next_snapshot = now + s.snapshot_interval_s
@@ -185,4 +197,6 @@ class StreamWorker:
             self.store.write_status(self.worker_id, final)
         except Exception as exc:
             log.warning("storing the final camera status failed: %s", exc)
+        if self.spool is not None:
+            self.spool.close()
         self.engine.dispose()
