@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,15 +12,7 @@ import pytest
 from datasets.synthetic import TimelineItem
 from inference.streams.source import CameraSource, SourceOptions
 from tests.servers import free_port
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+from tests.test_streams.helpers import wait_for
 
 
 def mjpeg_server(video: Path, port: int) -> subprocess.Popen[bytes]:

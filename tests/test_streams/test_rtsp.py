@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,11 @@ from inference.streams.runner import DetectorHolder, snapshot_path
 from inference.streams.worker import StreamWorker
 from tests.servers import free_port
 from tests.test_streams.conftest import SEED, SIZE, camera, stream_settings
-from tests.test_streams.helpers import SYSTEM_PYTHON, GroundTruthDetector, rtsp_server
+from tests.test_streams.helpers import SYSTEM_PYTHON, GroundTruthDetector, rtsp_server, wait_for
 
 pytestmark = pytest.mark.skipif(
     not Path(SYSTEM_PYTHON).exists(), reason="needs the system python3 with GStreamer (check.sh installs it)"
 )
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def test_rtsp_scene_one_case_per_problem_and_reconnect(tmp_path: Path, scene: tuple[Path, list[TimelineItem]]) -> None:

@@ -22,17 +22,9 @@ from inference.streams.store import CameraStore
 from models.taxonomy import load_taxonomy
 from tests.servers import REPO, cityeye_env
 from tests.test_streams.conftest import camera, stream_settings
+from tests.test_streams.helpers import wait_for
 
 PREFIX = "cityeye:streams"
-
-
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @contextmanager
