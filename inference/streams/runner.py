@@ -109,6 +109,7 @@ class CameraPipeline:
     rules: CameraRules
     zones: Zones
     events: int = 0
+    analysed: int = 0  # frames that went through detection, tracking and rules
     last_frame: Frame | None = None
     last_detections: Detections | None = None
     last_event_at: datetime | None = None
@@ -279,6 +280,7 @@ class StreamRunner:
         dets = pipe.zones.unmasked(dets[keep] if not keep.all() else dets)
         tracked = pipe.tracker.update(dets, frame.timestamp)
         pipe.last_frame, pipe.last_detections = frame, tracked
+        pipe.analysed += 1
         events = pipe.rules.update(frame, tracked, version)
         if events:
             pipe.events += len(events)
@@ -321,6 +323,7 @@ class StreamRunner:
         for pipe in self.pipelines():
             s: SourceStatus = pipe.source.status()
             d = s.as_dict()
+            d["analysed"] = pipe.analysed
             d["events"] = pipe.events
             d["last_event_at"] = pipe.last_event_at.isoformat() if pipe.last_event_at else None
             d["url"] = pipe.config.safe_url

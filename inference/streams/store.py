@@ -203,6 +203,7 @@ def write_snapshot(path: Path, jpeg: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(jpeg)
+        os.chmod(tmp, 0o644)  # like any other file the worker writes (mkstemp makes 0600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

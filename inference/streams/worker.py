@@ -183,6 +183,7 @@ class StreamWorker:
 
     def close(self) -> None:
         unregister(self.runner)
+        self.runner.flush()  # the rounds already detected are tracked, ruled and ingested first
         final = {cid: {**st, "state": "stopped", "fps": 0.0} for cid, st in self.runner.status().items()}
         self.runner.stop()
         stop_listening = getattr(self.holder, "close", None)  # the live holder's Redis listener
