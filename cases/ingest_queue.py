@@ -117,6 +117,9 @@ def _service(settings: Settings) -> Any:
             migrate(settings, engine)
             taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
             service = _services[settings.db_url] = CaseService(session_factory(engine), settings, taxonomy)
+            from cases.tasks import wire_webhooks
+
+            wire_webhooks(service, settings, start_thread=False)  # scale-out: a delivery run after each commit
         return service
 
 

@@ -309,7 +309,7 @@ class CaseService:
         box = _place_box(event, category)
         cases = [c for _, c in sorted(found.items()) if c not in touched] + list(touched)
         cases = [c for c in cases if _at_place(c.cols, event, box)]
-        window = timedelta(hours=self._settings.cases.merge_window_h)
+        window = self._merge_window(category)
         since, until = event.start - window, event.end + window
         open_cases = [c for c in cases if _is_open_in(c.cols, since, until)]
         target = self._best(open_cases, event, category)
@@ -351,6 +351,11 @@ class CaseService:
         batch.known[event.event_id] = target
         return plan
 
+    def _merge_window(self, category: Category) -> timedelta:
+        """How far apart in time an event and an open case may be and still merge: per category, else global."""
+        hours = category.merge_window_h if category.merge_window_h is not None else self._settings.cases.merge_window_h
+        return timedelta(hours=hours)
+
     def _best(self, cases: Sequence[_Candidate], event: Event, category: Category) -> _Candidate | None:
         """The best-matching case among `cases` (already in the time window, at the place), or None."""
         best: tuple[tuple[int, float, float], _Candidate] | None = None
@@ -365,12 +370,12 @@ class CaseService:
         its merge window, at its place) or recur at (closed within the recurrence window, at its place), as the
         batch starts. One query: the events' windows (`_WINDOW`) joined to `cases` (on Postgres unnested arrays; on
         SQLite a CTE of one row per event, 100 events per query)."""
-        merge_window = timedelta(hours=self._settings.cases.merge_window_h)
         recurrence = self._settings.lifecycle.recurrence != "off"
         recur_window = timedelta(hours=self._settings.lifecycle.recurrence_window_h)
         windows = []
         for j, (event, category) in enumerate(events):
             lat0, lat1, lon0, lon1 = _place_box(event, category) or (None, None, None, None)
+            merge_window = self._merge_window(category)
             since, until = event.start - merge_window, event.end + merge_window
             r_since = event.start - recur_window if recurrence else None
             windows.append((j, event.category, since, until, r_since, lat0, lat1, lon0, lon1, event.source_id,

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cases.retention_cli import add_parser as add_cases_parser
 
     add_cases_parser(sub)
+    from cases.push_cli import add_parser as add_webhooks_parser
+
+    add_webhooks_parser(sub)
     return p
 
 

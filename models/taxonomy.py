@@ -37,6 +37,12 @@ class Category(BaseModel):
     name_en: str
     severity: int = Field(ge=1, le=5, description="1 minor .. 5 dangerous")
     merge_radius_m: float = Field(gt=0, le=5000, description="events closer than this merge into one case")
+    merge_window_h: float | None = Field(
+        default=None,
+        gt=0,
+        le=24 * 365,
+        description="an event merges into an open case seen within this many hours; null: cases.merge_window_h",
+    )
     sla_hours: SlaHours
 
 

@@ -29,6 +29,21 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", api=ApiSettings(page_size_max=20), auth=AuthSettings(open_read=False))
 
 
+def on_both_backends(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """`settings` on a fresh SQLite file and on a fresh database of a real PostgreSQL (the case API's modules
+    use it as their `settings` fixture: `settings = pytest.fixture(params=BACKENDS, name="settings")(...)`)."""
+    url = request.getfixturevalue("postgres").new_database() if request.param == "postgres" else None
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        api=ApiSettings(page_size_max=20),
+        auth=AuthSettings(open_read=False),
+    )
+
+
+BACKENDS = ["sqlite", "postgres"]
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     """The real app on a fresh SQLite file; entering the client runs the lifespan (migrations).

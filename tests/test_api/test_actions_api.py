@@ -20,7 +20,10 @@ from cityeye.config import AuthSettings, LifecycleSettings, Settings
 
 from ..test_cases.factories import T0, make_event, north_of
 from ..test_cases.pg import PostgresCluster
-from .conftest import Keys
+from .conftest import BACKENDS, Keys, on_both_backends
+
+# every test of this module runs on SQLite and on a real PostgreSQL
+settings = pytest.fixture(params=BACKENDS, name="settings")(on_both_backends)
 
 ENDPOINTS: dict[Action, tuple[str, dict[str, Any]]] = {
     Action.REGISTER: ("register", {}),

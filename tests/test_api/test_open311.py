@@ -14,6 +14,10 @@ from cases.service import CaseService
 from models.taxonomy import load_taxonomy
 
 from ..test_cases.factories import T0, make_event, north_of
+from .conftest import BACKENDS, on_both_backends
+
+# every test of this module runs on SQLite and on a real PostgreSQL
+settings = pytest.fixture(params=BACKENDS, name="settings")(on_both_backends)
 
 SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
 REQUEST_FIELDS = {

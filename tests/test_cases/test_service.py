@@ -474,3 +474,20 @@ def test_a_batch_that_loses_a_version_race_is_redone_event_by_event(
     after = service.get_case(case.id)
     assert after.case.status == CaseStatus.REGISTERED and after.case.observation_count == 4
     assert count(engine, "observations") == 4 and [e.n for e in after.evidence] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_category_may_have_its_own_merge_window(engine: Engine, settings: Settings) -> None:
+    """taxonomy `merge_window_h` per category; categories without one use `cases.merge_window_h` (72 h)."""
+    from models.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    short = taxonomy.categories["street_stall"].model_copy(update={"merge_window_h": 1.0})
+    taxonomy = taxonomy.model_copy(update={"categories": {**taxonomy.categories, "street_stall": short}})
+    service = CaseService(session_factory(engine), settings, taxonomy)
+    for category in ("street_stall", "garbage"):
+        first, later = (
+            make_event(category=category, geo=north_of(0), start=T0 + timedelta(hours=h), evidence=()) for h in (0, 3)
+        )
+        a = service.ingest(first)
+        (b,) = service.ingest_many([later])
+        assert (b.case_id == a.case_id) is (category == "garbage"), category  # 3 h apart: stalls 1 h, garbage 72 h
