@@ -216,11 +216,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(folder: Path) -> Path:
     """Write zeros into `folder/filler` until the disk is full."""
     filler = folder / "filler"
-    with open(filler, "wb") as fh:
+    # unbuffered: when the disk is full a write fails, and nothing is left in a buffer for close() to fail on
+    # (a buffered file raised ENOSPC from close() whenever the free space was not a multiple of the chunk)
+    with open(filler, "wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)
-                fh.flush()
         except OSError:
             pass
     return filler
