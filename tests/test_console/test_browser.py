@@ -183,6 +183,15 @@ def test_models_page_promote_button_by_role(browser: Driver, server: Server, scr
     promote = browser.find_elements(By.CSS_SELECTOR, "button.promote")
     assert len(promote) == (len(candidates) if config["model_promotion"] else 0)
     shot(browser, screenshots, "08-models-data-team")
+    assert config["model_promotion"], "the server has POST /models/{version}/promote"
+    # promote the candidate (better on every category: the gate lets it through), then roll back
+    browser.find_element(By.CSS_SELECTOR, "button.promote[data-version='v2']").click()
+    css(browser, "#models tr[data-version='v2'][data-stage='production']")
+    css(browser, "#models tr[data-version='v1'][data-stage='archived']")
+    browser.find_element(By.CSS_SELECTOR, "button.rollback[data-version='v2']").click()
+    css(browser, "#models tr[data-version='v1'][data-stage='production']")
+    with server.api("data_team") as api:
+        assert api.get("/models/production").json()["version"] == "v1"
 
 
 def test_chinese_labels_and_no_outside_requests(browser: Driver, server: Server, screenshots: Path) -> None:

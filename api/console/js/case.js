@@ -11,7 +11,7 @@ function evidenceFigure(c, e, observations) {
   const obs = observations.find((o) => o.id === e.observation_id);
   const img = svg('image', { x: 0, y: 0, width: e.width, height: e.height });
   const pic = svg('svg', { viewBox: `0 0 ${e.width} ${e.height}`, class: 'evidence-img', 'data-n': e.n }, img);
-  if (e.kind === 'snapshot' && obs) {
+  if ((e.kind === 'snapshot' || e.kind === 'frame') && obs) {
     const [x1, y1, x2, y2] = obs.bbox;
     const colour = categoryColour(c.category);
     const stroke = Math.max(2, Math.round(Math.min(e.width, e.height) / 150));
