@@ -8,15 +8,19 @@ Camera streams (RTSP/HTTP) live in their own module with reconnection; they yiel
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
-import numpy as np
-from PIL import Image, UnidentifiedImageError
+# FFmpeg inside OpenCV writes its own lines to stderr for a broken video ("moov atom not found"); the error
+# reported is ours (one line naming the file). OPENCV_FFMPEG_LOGLEVEL=32 (or any level) in the environment wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image, UnidentifiedImageError  # noqa: E402
 
-from inference.frame import Frame
+from inference.frame import Frame  # noqa: E402
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}

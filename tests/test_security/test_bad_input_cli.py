@@ -155,3 +155,20 @@ def test_coco_import_with_bad_annotations_is_one_line_and_writes_nothing(
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"cityeye: error: {src}")
         assert not out.exists() or not any(out.rglob("*.jpg"))
+
+
+def test_a_broken_video_is_one_line_on_the_real_stderr(tmp_path: Path) -> None:
+    """FFmpeg's own complaints ("moov atom not found") do not reach the terminal: one line, exit 1."""
+    import subprocess
+    import sys
+
+    from tests.servers import REPO, cityeye_env
+
+    path = write_corpus(tmp_path / "v", [b for b in MEDIA if b.name == "corrupt_mp4"])["corrupt_mp4"]
+    env = cityeye_env(tmp_path / "d", CITYEYE_DETECTOR__BACKEND="pytorch")
+    proc = subprocess.run([sys.executable, "-m", "cityeye.cli", "detect", str(path)], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"cityeye: error: {path}: unreadable video (no decoder could open it)"
+    ], proc.stderr
