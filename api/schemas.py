@@ -14,8 +14,9 @@ from cases.status import CaseStatus
 BBox = tuple[float, float, float, float]
 
 
-# the largest integer a database column holds (SQLite and PostgreSQL BIGINT): ids and versions above it are 422
-MAX_DB_INT = 2**63 - 1
+# the largest integer an INTEGER column holds on every backend (PostgreSQL's is 32-bit): ids, indexes and versions
+# above it are 422, not a database error
+MAX_DB_INT = 2**31 - 1
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

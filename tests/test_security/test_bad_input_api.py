@@ -106,6 +106,8 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], Role | str | None, int, str]]
     ("evidence_zero", "GET", "/cases/1/evidence/0", {}, A, 422, "greater than or equal to 1"),
     ("evidence_missing", "GET", "/cases/1/evidence/99", {}, A, 404, "evidence 99 of case 1 not found"),
     ("case_id_overflow", "GET", "/cases/9223372036854775808", {}, A, 422, "less than or equal"),
+    ("case_id_int32_overflow", "POST", "/cases/2147483648/register", {"json": {"version": 1}}, A, 422,
+     "less than or equal to 2147483647"),
     ("huge_page", "GET", "/cases?limit=100000000", {}, A, 422, "limit must be between 1 and"),
     ("zero_page", "GET", "/cases?limit=0", {}, A, 422, "greater than or equal to 1"),
     ("negative_offset", "GET", "/cases?offset=-1", {}, A, 422, "greater than or equal to 0"),
