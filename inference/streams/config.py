@@ -30,6 +30,15 @@ def _finite(values: tuple[float, ...], what: str) -> None:
         raise ValueError(f"{what} must be finite numbers")
 
 
+PIXEL_MAX = 100_000.0  # larger than any camera frame; bounds the arithmetic on pixel coordinates
+
+
+def _pixel(p: tuple[float, float], what: str) -> None:
+    _finite(p, what)
+    if not (0 <= p[0] <= PIXEL_MAX and 0 <= p[1] <= PIXEL_MAX):
+        raise ValueError(f"{what} are pixels in [0, {PIXEL_MAX:.0f}], got {list(p)}")
+
+
 class Zone(_Strict):
     """A polygon in image pixels. `mask`: detections there are ignored; the others scope rules."""
 
@@ -43,9 +52,7 @@ class Zone(_Strict):
         if len(pts) < 3:
             raise ValueError(f"a polygon needs at least 3 points, got {len(pts)}")
         for p in pts:
-            _finite(p, "polygon points")
-            if p[0] < 0 or p[1] < 0:
-                raise ValueError(f"polygon points are pixels (>= 0), got {list(p)}")
+            _pixel(p, "polygon points")
         area = 0.5 * abs(sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(pts, pts[1:] + pts[:1], strict=True)))
         if area < 1.0:
             raise ValueError("the polygon has no area (its points are on one line)")
@@ -121,6 +128,12 @@ class GeoPoint(_Strict):
     pixel: tuple[float, float]
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
+
+    @field_validator("pixel")
+    @classmethod
+    def _in_frame(cls, p: tuple[float, float]) -> tuple[float, float]:
+        _pixel(p, "homography pixel points")
+        return p
 
 
 class CameraGeoConfig(_Strict):
