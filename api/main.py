@@ -5,11 +5,14 @@ Run with `uvicorn --factory api.main:create_app`. The API never loads a model: i
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import cityeye
@@ -108,6 +111,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _add_exception_handlers(app: FastAPI) -> None:
     """Domain errors → HTTP errors, in this one place."""
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, except that a NaN or Infinity the client sent (Python's JSON reads them) is echoed
+        # as text: JSON cannot hold it, and rendering it raised (a 500)
+        detail = _json_safe(jsonable_encoder(exc.errors()))
+        return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": detail})
+
     @app.exception_handler(CaseNotFound)
     async def case_not_found(_request: Request, exc: CaseNotFound) -> JSONResponse:
         return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
@@ -159,3 +169,14 @@ def _add_exception_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content=jsonable_encoder({"detail": detail})
         )
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with every non-finite float replaced by its text ('nan', 'inf')."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value

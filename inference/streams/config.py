@@ -188,6 +188,10 @@ class CameraConfig(_Strict):
             raise ValueError(f"url scheme must be one of {', '.join(URL_SCHEMES)}; got {scheme or '(none)'!r}")
         if scheme in {"rtsp", "rtsps", "http", "https"} and not parts.hostname:
             raise ValueError(f"{scheme} url needs a host")
+        try:
+            parts.port  # noqa: B018 (urllib checks the port when it is read)
+        except ValueError:
+            raise ValueError(f"url port must be a number in 0-65535, got {parts.netloc.rpartition(':')[2]!r}") from None
         if scheme == "file" and not parts.path:
             raise ValueError("file url needs a path (file:///path/to/video.mp4)")
         if scheme == "device" and not (parts.netloc or parts.path).isdigit():

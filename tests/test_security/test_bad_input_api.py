@@ -147,6 +147,33 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], Role | str | None, int, str]]
     ("open311_id_overflow", "GET", "/open311/v2/requests.json?service_request_id=99999999999999999999", {}, A, 400,
      "comma-separated numbers"),
     ("open311_bad_format", "GET", "/open311/v2/requests.html", {}, A, 422, "Input should be"),
+    # cameras: bad RTSP URLs, invalid polygons and homographies (admin key, so only the input is wrong)
+    *[
+        (f"camera_{name}", "POST", "/cameras", {"json": {"id": "cam-x", "url": "rtsp://10.0.0.1/s", **patch}}, A, 422,
+         fragment)
+        for name, patch, fragment in [
+            ("rtsp_no_host", {"url": "rtsp://"}, "rtsp url needs a host"),
+            ("rtsp_bad_port", {"url": "rtsp://cam:99999/s"}, "url port must be a number"),
+            ("rtsp_header_injection", {"url": "rtsp://cam/s\r\nX-Evil: 1"}, "control characters"),
+            ("rtsp_nul", {"url": "rtsp://cam/\u0000"}, "control characters"),
+            ("url_javascript", {"url": "javascript:alert(1)"}, "url scheme must be one of"),
+            ("url_too_long", {"url": "rtsp://cam/" + "a" * 5000}, "at most 2048 characters"),
+            ("id_traversal", {"id": "../../etc"}, "camera id must be"),
+            ("polygon_two_points", {"zones": [{"name": "z", "kind": "mask", "points": [[0, 0], [5, 5]]}]},
+             "at least 3 points"),
+            ("polygon_collinear", {"zones": [{"name": "z", "kind": "mask", "points": [[0, 0], [1, 1], [2, 2]]}]},
+             "no area"),
+            ("polygon_negative", {"zones": [{"name": "z", "kind": "mask", "points": [[-1, 0], [9, 0], [0, 9]]}]},
+             "pixels in [0, 100000]"),
+            ("polygon_huge", {"zones": [{"name": "z", "kind": "mask", "points": [[0, 0], [1e308, 0], [0, 1e308]]}]},
+             "pixels in [0, 100000]"),
+            ("homography_degenerate", {"geo": {"lat": 31.2, "lon": 121.4, "homography": [
+                {"pixel": [0, 0], "lat": 31.2, "lon": 121.4}] * 4}}, "repeated or on one line"),
+            ("camera_off_the_globe", {"geo": {"lat": 123, "lon": 0}}, "less than or equal to 90"),
+        ]
+    ],
+    ("camera_nan_fps", "POST", "/cameras", {"content": b'{"id": "cam-n", "url": "rtsp://h/s", "fps": NaN}',
+     "headers": {"Content-Type": "application/json"}}, A, 422, '"input":"nan"'),
 ]  # fmt: skip
 
 
