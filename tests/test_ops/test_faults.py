@@ -299,3 +299,72 @@ def test_a_worker_serves_the_metrics_of_its_pool_processes(redis: RedisServer, t
     assert 'cityeye_events_ingested_total{result="created"} 7.0' in text
     assert 'cityeye_events_ingested_total{result="duplicate"} 3.0' in text
     assert 'cityeye_tasks_total{outcome="success",task="cases.ingest_events"} 2.0' in text
+
+
+def test_kill_9_of_a_worker_mid_survey_completes_it_once(redis: RedisServer, tmp_path: Path, tiny_model: Path) -> None:
+    """A survey of 10 drone photos; the worker (and its pool) is killed after the first photos are done. A second
+    worker finishes it: every photo done, and the cases are exactly those of the same survey run without a kill."""
+    from api.main import create_app
+    from cases.lifecycle import Role
+    from cityeye.config import AuthSettings, DetectorSettings
+    from datasets.synthetic import generate_scene
+
+    from ..test_api.conftest import TestClient
+    from ..test_api.test_surveys_api import wait_done
+    from ..test_survey.factories import LAT0, LON0, jpeg_bytes
+
+    photos = [
+        (f"p{i}.jpg", jpeg_bytes(generate_scene("aerial", seed=40 + i, size=(960, 720)).image,
+                                 lat=LAT0 + 0.002 * i, lon=LON0))
+        for i in range(10)
+    ]  # fmt: skip
+    model_env = {"CITYEYE_DETECTOR__MODEL": str(tiny_model), "CITYEYE_DETECTOR__CONF": "0.01"}
+
+    def run(data: Path, kill: bool) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+        settings = Settings(
+            data_dir=data,
+            redis_url=redis.url,
+            auth=AuthSettings(open_read=True),
+            detector=DetectorSettings(model=str(tiny_model), conf=0.01),
+        )
+        env = {**model_env, "CITYEYE_OPS__TASK_VISIBILITY_TIMEOUT_S": VISIBILITY_S}
+        with TestClient(create_app(settings)) as client:
+            hdr = {"X-API-Key": client.app.state.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
+            sid = client.post("/surveys", json={"area": "k9"}, headers=hdr).json()["id"]
+            files = [("files", (name, data_, "image/jpeg")) for name, data_ in photos]
+            assert client.post(f"/surveys/{sid}/files", files=files, headers=hdr).status_code == 201
+
+            def done_files() -> int:
+                return sum(f["status"] == "done" for f in client.get(f"/surveys/{sid}").json()["files"])
+
+            log_a = tmp_path / f"{data.name}-a.log"
+            with cityeye_worker(data, redis.url, log=log_a, new_session=True, **env) as worker:
+                wait_for("worker A", worker_ready(log_a), 90)
+                assert client.post(f"/surveys/{sid}/process", headers=hdr).status_code == 202
+                if kill:
+                    wait_for("the first photos", lambda: done_files() >= 2, 180, every=0.1)
+                    os.killpg(worker.pid, signal.SIGKILL)
+                    worker.wait(timeout=15)
+                    at_kill = done_files()
+                    assert at_kill < len(photos), "the kill was not mid-survey"
+                else:
+                    body = wait_done(client, sid, timeout=300)
+            if kill:
+                log_b = tmp_path / f"{data.name}-b.log"
+                with cityeye_worker(data, redis.url, log=log_b, **env):
+                    body = wait_done(client, sid, timeout=300)
+                assert b"cityeye.survey.process" in log_b.read_bytes()  # B ran the redelivered task
+            engine = client.app.state.case_service.sessions.kw["bind"]  # type: ignore[attr-defined]
+            with engine.connect() as conn:
+                cases = conn.exec_driver_sql(
+                    "SELECT category, round(lat, 6), round(lon, 6), observation_count FROM cases ORDER BY 1, 2, 3"
+                ).all()
+                events = conn.exec_driver_sql("SELECT count(*), count(DISTINCT event_id) FROM observations").one()
+        assert events[0] == events[1]
+        return body, [tuple(c) for c in cases]
+
+    body, cases = run(tmp_path / "killed", kill=True)
+    reference_body, reference = run(tmp_path / "reference", kill=False)
+    assert body["status"] == "done" and reference_body["status"] == "done"
+    assert {f["name"]: f["status"] for f in body["files"]} == {name: "done" for name, _ in photos}
+    assert cases == reference  # 0 lost, 0 duplicated: the same cases as an uninterrupted run
