@@ -28,6 +28,7 @@ from api.routes import (
     models,
     open311,
     permits,
+    reports,
     surveys,
     taxonomy,
 )
@@ -39,6 +40,7 @@ from cases.errors import (
     EvidenceNotFound,
     IllegalTransition,
     InvalidAction,
+    InvalidEvent,
     InvalidFilter,
     PermissionDenied,
     VersionConflict,
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(permits.router)
     app.include_router(forecast.router)
     app.include_router(feedback.router)
+    app.include_router(reports.router)
     if settings.console.enabled:
         app.state.districts = console.load_districts(settings)  # a bad districts file fails here, at start
         app.include_router(console.router)
@@ -160,6 +163,10 @@ def _add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidAction)
     async def invalid_action(_request: Request, exc: InvalidAction) -> JSONResponse:
+        return detail(status.HTTP_422_UNPROCESSABLE_CONTENT, exc)
+
+    @app.exception_handler(InvalidEvent)
+    async def invalid_event(_request: Request, exc: InvalidEvent) -> JSONResponse:
         return detail(status.HTTP_422_UNPROCESSABLE_CONTENT, exc)
 
     @app.exception_handler(InvalidFilter)

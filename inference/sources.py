@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 # FFmpeg inside OpenCV writes its own lines to stderr for a broken video ("moov atom not found"); the error
 # reported is ours (one line naming the file). OPENCV_FFMPEG_LOGLEVEL=32 (or any level) in the environment wins.
@@ -39,25 +40,30 @@ def source_id_for(path: Path) -> str:
 
 def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode an image file fully into BGR uint8; refuse truncated, corrupt, non-image and oversized files."""
+    return decode_image(path, str(path), max_pixels)
+
+
+def decode_image(src: Path | IO[bytes], name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode an image (a path or a binary stream) into BGR uint8; errors are `MediaError` naming `name`."""
     try:
-        with Image.open(path) as im:
+        with Image.open(src) as im:
             w, h = im.size
             if w * h > max_pixels:
                 raise MediaError(
-                    f"{path}: image too large ({w}×{h} = {w * h / 1e6:.0f} MP > {max_pixels / 1e6:.0f} MP)"
+                    f"{name}: image too large ({w}×{h} = {w * h / 1e6:.0f} MP > {max_pixels / 1e6:.0f} MP)"
                 )
             im.load()  # decodes everything: a truncated file raises here
             rgb = np.asarray(im.convert("RGB"))
     except MediaError:
         raise
     except UnidentifiedImageError as exc:
-        raise MediaError(f"{path}: not an image (unrecognised content)") from exc
+        raise MediaError(f"{name}: not an image (unrecognised content)") from exc
     except Image.DecompressionBombError as exc:
-        raise MediaError(f"{path}: image too large (decompression bomb guard)") from exc
+        raise MediaError(f"{name}: image too large (decompression bomb guard)") from exc
     except OSError as exc:
-        raise MediaError(f"{path}: corrupt or truncated image ({exc})") from exc
+        raise MediaError(f"{name}: corrupt or truncated image ({exc})") from exc
     if rgb.size == 0:
-        raise MediaError(f"{path}: empty image")
+        raise MediaError(f"{name}: empty image")
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
