@@ -23,6 +23,7 @@ from cityeye.config import StreamSettings
 from inference.detections import Detections
 from inference.event import Event
 from inference.frame import Frame
+from inference.pipeline import FrameSampler
 from inference.streams.config import CameraConfig
 from inference.streams.geo import CameraGeo
 from inference.streams.rules import CameraRules
@@ -129,11 +130,13 @@ class StreamRunner:
         taxonomy: Taxonomy,
         sink: Callable[[list[Event]], Any],
         settings: StreamSettings,
+        sampler: FrameSampler | None = None,
     ):
         self.holder = holder
         self.taxonomy = taxonomy
         self.sink = sink
         self.settings = settings
+        self.sampler = sampler  # active learning: offered every analysed frame (inference/sampling.py)
         self._cams: dict[str, CameraPipeline] = {}
         self._digests: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -264,6 +267,8 @@ class StreamRunner:
         events: list[Event] = []
         for (pipe, frame), dets in zip(batch, results, strict=True):
             events.extend(self.process(pipe, frame, dets, version))
+            if self.sampler is not None:
+                self.sampler.offer(frame, dets, version)
         if events:
             self.sink(events)
             frames = [f for _, f in batch]

@@ -80,7 +80,12 @@ class StreamWorker:
         self.service = CaseService(sessions, settings, self.taxonomy)
         self.store = CameraStore(sessions)
         self.holder = holder or default_holder(settings)
-        self.runner = StreamRunner(self.holder, self.taxonomy, self._ingest, settings.streams)
+        from cases.feedback import FeedbackStore
+        from inference.sampling import ActiveSampler
+
+        # active learning: uncertain/contested frames kept for labelling (loop.sampling; caps and disk budget)
+        self.sampler = ActiveSampler.from_settings(settings, FeedbackStore(sessions, settings.feedback_dir))
+        self.runner = StreamRunner(self.holder, self.taxonomy, self._ingest, settings.streams, sampler=self.sampler)
         self.leases = None
         if settings.redis_url:
             from inference.streams.leases import Leases

@@ -7,12 +7,15 @@ import threading
 import time
 from pathlib import Path
 
-from cityeye.config import DetectorSettings, StreamSettings
+from cases.db import make_engine, migrate, session_factory
+from cases.feedback import FeedbackStore
+from cityeye.config import DetectorSettings, SamplingSettings, Settings, StreamSettings
 from datasets.synthetic import generate_video
 from inference.detections import Detections
 from inference.detector import Detector
 from inference.frame import Frame
 from inference.holder import DetectorHolder
+from inference.sampling import ActiveSampler
 from inference.streams.config import CameraConfig
 from inference.streams.runner import StreamRunner
 from models.registry import ModelVersion, Registry
@@ -51,7 +54,13 @@ def test_a_running_stream_runner_switches_version_with_no_frame_lost(tmp_path: P
     holder = DetectorHolder(load, lambda: reg.get("production").version, poll_s=0.05)
     video = tmp_path / "cam.mp4"
     generate_video(video, seed=3, duration_s=4, fps=10, size=(160, 120))
-    runner = StreamRunner(holder, load_taxonomy(None), lambda events: None, StreamSettings())
+    settings = Settings(data_dir=tmp_path / "data")
+    engine = make_engine(settings)
+    migrate(settings, engine)
+    store = FeedbackStore(session_factory(engine), settings.feedback_dir)
+    every_frame = SamplingSettings(rate=1.0, random_rate=1.0, per_source_per_hour=100_000)
+    sampler = ActiveSampler(every_frame, store, seed=0)
+    runner = StreamRunner(holder, load_taxonomy(None), lambda events: None, StreamSettings(), sampler=sampler)
     collected = 0
     original_collect = runner.collect
 
@@ -91,3 +100,7 @@ def test_a_running_stream_runner_switches_version_with_no_frame_lost(tmp_path: P
     assert holder.swaps == [("m1", "m2")]
     assert collected == runner.frames == counts["m1"] + counts["m2"]  # frames in == frames processed
     assert max(rounds_during_load) > 0, "detection went on with m1 while m2 loaded (1 s)"
+    # active learning: every analysed frame was offered to the sampler with the version that saw it
+    kept = [r.model_version for r in store.list(origin="sample")]
+    assert {v: kept.count(v) for v in set(kept)} == counts
+    engine.dispose()
