@@ -26,7 +26,7 @@ from inference.detections import Detections
 from inference.event import Event, EvidenceImage
 from inference.evidence import annotate, crop
 from inference.frame import Frame, GeoContext
-from inference.pipeline import DetectorLike, IngestOutcome
+from inference.pipeline import DetectorLike, FrameSampler, IngestOutcome
 from inference.rules import PersistenceRule
 from inference.sources import MediaError, video_frames
 from inference.survey import change, media
@@ -91,8 +91,10 @@ class SurveyProcessor:
         taxonomy: Taxonomy,
         settings: Settings,
         on_progress: Callable[[int, int, str | None], None] | None = None,
+        sampler: FrameSampler | None = None,
     ):
         self.store = store
+        self.sampler = sampler  # active learning: offered every analysed image / video frame
         self.sink = sink
         self.taxonomy = taxonomy
         self.settings = settings
@@ -236,6 +238,8 @@ class SurveyProcessor:
             summary.annotated = write_annotated(self.report_dir(survey.id), f.id, located.image)
             return
         dets = self.detector.predict([frame])[0]
+        if self.sampler is not None:
+            self.sampler.offer(frame, dets, self.model_version)
         summary.detections = len(dets)
         cats = [self.taxonomy.category_of(str(n)) for n in dets.class_name]
         positions = located.locate(dets.xyxy)
@@ -314,6 +318,8 @@ class SurveyProcessor:
             assert self.detector is not None
             for fr, dets in zip(batch, self.detector.predict(batch), strict=True):
                 summary.detections += len(dets)
+                if self.sampler is not None:
+                    self.sampler.offer(fr, dets, self.model_version)
                 pose = None
                 if flight_log is not None:
                     t = (fr.timestamp - taken).total_seconds()

@@ -46,7 +46,13 @@ def run_survey(
         except Exception as exc:
             store.set_status(survey_id, "failed", error=f"the detector could not be loaded: {exc}"[:2000])
             raise
-        return SurveyProcessor(store, service.ingest, detector, taxonomy, settings, on_progress).run(survey_id)
+        from cases.feedback import FeedbackStore
+        from inference.sampling import ActiveSampler
+
+        sampler = ActiveSampler.from_settings(settings, FeedbackStore(sessions, settings.feedback_dir))
+        return SurveyProcessor(store, service.ingest, detector, taxonomy, settings, on_progress, sampler).run(
+            survey_id
+        )
     finally:
         engine.dispose()
 

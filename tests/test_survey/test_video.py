@@ -9,8 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cases.feedback import FeedbackStore
+from cityeye.config import SamplingSettings
 from inference.detections import Detections
 from inference.frame import Frame
+from inference.sampling import ActiveSampler
 from inference.survey.flightlog import parse_csv, parse_srt
 from inference.survey.geo import enu_to_wgs84
 from inference.survey.processor import SurveyProcessor
@@ -84,10 +87,18 @@ def test_a_pile_seen_from_a_moving_drone_is_one_case_at_its_ground_position(env:
     video, srt = _flight(tmp_path)
     survey = env.store.create("jingan-2", flight={"date": datetime(2026, 11, 20, 3, tzinfo=UTC).isoformat()})
     env.add(survey.id, video, srt)
-    result = SurveyProcessor(env.store, env.service.ingest, RedBlobDetector(), env.taxonomy, env.settings).run(
-        survey.id
-    )
+    store = FeedbackStore(env.service.sessions, env.settings.feedback_dir)
+    every_frame = SamplingSettings(rate=1.0, random_rate=1.0, per_source_per_hour=100_000)
+    sampler = ActiveSampler(every_frame, store, seed=0)
+    result = SurveyProcessor(
+        env.store, env.service.ingest, RedBlobDetector(), env.taxonomy, env.settings, sampler=sampler
+    ).run(survey.id)
     assert result.file_errors == 0, result.errors
+    # active learning: every analysed video frame was offered, and kept (rate 1) with the survey's source id
+    samples = store.list(origin="sample")
+    assert len(samples) == sampler.offered > 0
+    [source] = {r.source_id for r in samples}  # one video, one source
+    assert source.startswith(f"survey:{survey.area}:")
     cases = env.service.list_cases().items
     assert len(cases) == 1 and cases[0].category == "garbage"
     want = expected_latlon(LAT0, LON0, *PILE)
