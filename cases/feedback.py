@@ -111,6 +111,27 @@ def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
     return buf.tobytes()
 
 
+def _observation_frame(
+    origin: str, case_id: int, obs: Observation, stored: StoredImage, verdict: str | None, **fields: Any
+) -> FeedbackFrame:
+    """A feedback row for an observation's stored raw frame, its detection kept as the prediction."""
+    return FeedbackFrame(
+        origin=origin,
+        case_id=case_id,
+        observation_id=obs.id,
+        source_id=obs.source_id,
+        image=stored.name,
+        sha256=stored.sha256,
+        width=stored.width,
+        height=stored.height,
+        bytes=stored.bytes,
+        model_version=obs.model_version,
+        verdict=verdict,
+        predictions=[Box(obs.class_name, obs.bbox).as_json()],
+        **fields,
+    )
+
+
 def _frame_evidence(session: Session, observation_ids: Sequence[int]) -> dict[int, Evidence]:
     rows = session.scalars(
         select(Evidence).where(
@@ -153,26 +174,10 @@ def _record_verdict(
         if not path.is_file():
             continue
         stored = store_image(feedback_dir, path.read_bytes())
-        box = Box(obs.class_name, obs.bbox).as_json()
         negative = verdict == "false_positive"
         session.add(
-            FeedbackFrame(
-                origin="verdict",
-                case_id=case.id,
-                observation_id=obs.id,
-                source_id=obs.source_id,
-                image=stored.name,
-                sha256=stored.sha256,
-                width=stored.width,
-                height=stored.height,
-                bytes=stored.bytes,
-                model_version=obs.model_version,
-                verdict=verdict,
-                labelled=negative,
-                boxes=[],
-                predictions=[box],
-                reason=verdict,
-                actor=actor.name,
+            _observation_frame(
+                "verdict", case.id, obs, stored, verdict, labelled=negative, boxes=[], reason=verdict, actor=actor.name
             )
         )
         added += 1
@@ -241,21 +246,7 @@ class FeedbackStore:
                 )
             )
             if row is None:
-                row = FeedbackFrame(
-                    origin="correction",
-                    case_id=case_id,
-                    observation_id=obs.id,
-                    source_id=obs.source_id,
-                    image=stored.name,
-                    sha256=stored.sha256,
-                    width=stored.width,
-                    height=stored.height,
-                    bytes=stored.bytes,
-                    model_version=obs.model_version,
-                    verdict=case.verdict,
-                    predictions=[Box(obs.class_name, obs.bbox).as_json()],
-                    reason="correction",
-                )
+                row = _observation_frame("correction", case_id, obs, stored, case.verdict, reason="correction")
                 session.add(row)
             row.boxes = [b.as_json() for b in clean]
             row.labelled = True
