@@ -50,9 +50,7 @@ def run_survey(
         from inference.sampling import ActiveSampler
 
         sampler = ActiveSampler.from_settings(settings, FeedbackStore(sessions, settings.feedback_dir))
-        return SurveyProcessor(store, service.ingest, detector, taxonomy, settings, on_progress, sampler).run(
-            survey_id
-        )
+        return SurveyProcessor(store, service.ingest, detector, taxonomy, settings, on_progress, sampler).run(survey_id)
     finally:
         engine.dispose()
 

@@ -105,9 +105,7 @@ def test_bad_filters_are_422_naming_the_parameter(
     assert message in err["msg"]
 
 
-def test_case_detail_lists_observations_and_evidence_with_urls(
-    client: TestClient, service: CaseService
-) -> None:
+def test_case_detail_lists_observations_and_evidence_with_urls(client: TestClient, service: CaseService) -> None:
     first = service.ingest(make_event(geo=north_of(0)))
     service.ingest(make_event(geo=north_of(8), start=T0 + timedelta(minutes=10), source_id="cam-2"))
 

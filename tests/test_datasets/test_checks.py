@@ -22,9 +22,7 @@ def scene(seed: int) -> np.ndarray:
     return cv2.resize((rng.random((6, 8, 3)) * 255).astype(np.uint8), (W, H), interpolation=cv2.INTER_CUBIC)
 
 
-def add_image(
-    root: Path, split: str, name: str, img: np.ndarray, label: str = GOOD_LABEL, quality: int = 95
-) -> Path:
+def add_image(root: Path, split: str, name: str, img: np.ndarray, label: str = GOOD_LABEL, quality: int = 95) -> Path:
     path = root / "images" / split / f"{name}.jpg"
     path.parent.mkdir(parents=True, exist_ok=True)
     assert cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, quality])

@@ -114,9 +114,7 @@ def test_render_frame_respects_timeline() -> None:
     bg = street_background(5, SMALL)
     timeline = [
         TimelineItem("garbage", (40, 150, 120, 190), appear_s=2.0, vanish_s=None, attrs={"seed": 1}),
-        TimelineItem(
-            "stall", (180, 100, 260, 190), appear_s=1.0, vanish_s=2.5, attrs={"seed": 2, "transient": True}
-        ),
+        TimelineItem("stall", (180, 100, 260, 190), appear_s=1.0, vanish_s=2.5, attrs={"seed": 2, "transient": True}),
     ]
     for t, expected in [(0.0, set()), (1.5, {"stall"}), (2.2, {"stall", "garbage"}), (3.0, {"garbage"})]:
         image, objects = render_frame(bg, timeline, t)
@@ -130,9 +128,7 @@ def test_render_frame_respects_timeline() -> None:
 def test_sign_tilts_during_video() -> None:
     timeline = default_timeline(4, duration_s=10, size=SMALL)
     assert {i.class_name for i in timeline} >= {"stall", "garbage", "signboard"}
-    assert any(
-        i.attrs.get("transient") and i.vanish_s is not None and i.vanish_s - i.appear_s < 2 for i in timeline
-    )
+    assert any(i.attrs.get("transient") and i.vanish_s is not None and i.vanish_s - i.appear_s < 2 for i in timeline)
     bg = street_background(4, SMALL)
 
     def sign(t: float) -> tuple[float, tuple[float, float, float, float]]:

@@ -31,9 +31,7 @@ def env(tiny_model, tmp_path, monkeypatch):
     media = tmp_path / "media"
     media.mkdir()
     for i in range(3):
-        cv2.imwrite(
-            str(media / f"street_{i}.jpg"), generate_scene("street", seed=40 + i, size=(320, 240)).image
-        )
+        cv2.imwrite(str(media / f"street_{i}.jpg"), generate_scene("street", seed=40 + i, size=(320, 240)).image)
     return media
 
 

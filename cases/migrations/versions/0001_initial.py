@@ -66,9 +66,7 @@ def upgrade() -> None:
         sa.Column("model_version", sa.String(128), nullable=False),
         sa.Column("uri", sa.String(2048), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name="fk_observations_case_id_cases", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_observations_case_id_cases", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name="pk_observations"),
         sa.UniqueConstraint("event_id", name="uq_observations_event_id"),
     )
@@ -86,9 +84,7 @@ def upgrade() -> None:
         sa.Column("width", sa.Integer(), nullable=False),
         sa.Column("height", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["cases.id"], name="fk_evidence_case_id_cases", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name="fk_evidence_case_id_cases", ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["observation_id"],
             ["observations.id"],
