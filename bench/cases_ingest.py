@@ -129,7 +129,7 @@ def main() -> int:
                     url = args.database_url
                 else:
                     if cluster is None:
-                        from tests.test_cases.pg import PostgresCluster, bin_dir
+                        from tests.cases.pg import PostgresCluster, bin_dir
 
                         found = bin_dir()
                         if found is None:

@@ -119,7 +119,7 @@ def main() -> int:
             if backend == "sqlite":
                 bench(None, Path(tmp), args.cases, args.requests)
                 continue
-            from tests.test_cases.pg import PostgresCluster, bin_dir
+            from tests.cases.pg import PostgresCluster, bin_dir
 
             found = bin_dir()
             if found is None:

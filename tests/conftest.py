@@ -43,7 +43,7 @@ def tiny_model(session_data_dir: Path) -> Path:
     import yaml
 
     from datasets.synthetic import write_yolo_dataset
-    from tests.test_models.legacy_factory import write_legacy_checkpoint
+    from tests.models.legacy_factory import write_legacy_checkpoint
     from training.base import base_checkpoint_from_legacy
 
     root = session_data_dir / "tiny"

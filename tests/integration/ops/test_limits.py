@@ -1,0 +1,160 @@
+"""Limits: request body size (413), auth-failure and upload rate limits per client IP (429), outbound timeouts."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from api.middleware import SlidingWindow
+from cases.lifecycle import Role
+from cases.orm import AuditEntry
+from cityeye.config import AuthSettings, Settings
+from tests.cases.factories import make_event
+from tests.integration.ops.conftest import AppFactory
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def audit_rows(client) -> int:  # type: ignore[no-untyped-def]
+    with client.app.state.case_service.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(AuditEntry)))
+
+
+def test_a_body_over_the_limit_is_413_before_or_while_it_is_read(make_client: AppFactory) -> None:
+    with make_client(max_body_kb=1) as client:
+        case_id = client.app.state.case_service.ingest(make_event()).case_id  # type: ignore[attr-defined]
+        admin = {"X-API-Key": client.app.state.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
+        before = audit_rows(client)
+        big = {"note": "x" * 2000}
+        r = client.post(f"/cases/{case_id}/notes", json=big, headers=admin)
+        assert r.status_code == 413
+        assert r.json() == {"detail": "request body too large: the limit is 1024 bytes (ops.max_body_kb)"}
+
+        def chunks():  # no Content-Length: counted while read
+            for _ in range(8):
+                yield b'{"note": "' + b"y" * 200
+
+        r = client.post(
+            f"/cases/{case_id}/notes", content=chunks(), headers={**admin, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 413 and "too large" in r.json()["detail"]
+        r = client.post(f"/cases/{case_id}/notes", content=b"{}", headers={**admin, "Content-Length": "abc"})
+        assert r.status_code == 400
+        assert audit_rows(client) == before  # nothing was written
+        assert client.post(f"/cases/{case_id}/notes", json={"note": "ok"}, headers=admin).status_code == 200
+        assert audit_rows(client) == before + 1
+
+
+def test_uploads_have_their_own_larger_limit(make_client: AppFactory) -> None:
+    with make_client(max_body_kb=1, max_upload_mb=1) as client:
+        files = {"file": ("a.jpg", b"\xff" * 4096, "image/jpeg")}
+        r = client.post("/cases/1/notes", files=files)  # 4 KiB multipart: over the body limit, under the upload one
+        assert r.status_code == 401  # reached the app (which wants a key)
+        files = {"file": ("a.jpg", b"\xff" * (1024 * 1024 + 1), "image/jpeg")}
+        r = client.post("/cases/1/notes", files=files)
+        assert r.status_code == 413
+        assert r.json()["detail"] == "upload too large: the limit is 1048576 bytes (ops.max_upload_mb)"
+
+
+def test_auth_failures_are_rate_limited_per_client_ip(make_client: AppFactory) -> None:
+    with make_client(auth_failures_per_min=3) as client:
+        good = {"X-API-Key": client.app.state.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
+        for guess in range(3):
+            r = client.get("/cases", headers={"X-API-Key": f"ce_abcdefgh_guess{guess}"})
+            assert r.status_code == 401
+        r = client.get("/cases", headers={"X-API-Key": "ce_abcdefgh_guess4"})
+        assert r.status_code == 429
+        assert r.json()["detail"].startswith("too many failed authentications from testclient: 3 per minute")
+        assert 1 <= int(r.headers["retry-after"]) <= 60
+        assert client.get("/cases", headers=good).status_code == 429  # the whole client waits
+        assert client.get("/health").status_code == 200  # probes are never limited
+        assert client.get("/ready").status_code == 200
+
+
+def test_uploads_are_rate_limited_per_client_ip(make_client: AppFactory) -> None:
+    with make_client(uploads_per_min=2) as client:
+        files = {"file": ("a.jpg", b"\xff\xd8", "image/jpeg")}
+        assert [client.post("/cases/1/notes", files=files).status_code for _ in range(3)] == [401, 401, 429]
+        assert client.get("/health").status_code == 200
+
+
+def test_sliding_window_forgets_after_the_window_and_bounds_its_memory() -> None:
+    w = SlidingWindow(limit=2, window_s=60, max_keys=3)
+    w.hit("a", now=0)
+    w.hit("a", now=10)
+    assert w.retry_after("a", now=11) == 49
+    assert w.retry_after("a", now=60.5) == 0  # the first hit left the window
+    for key in "bcde":
+        w.hit(key, now=61)
+    assert w.retry_after("a", now=61) == 0 and len(w._hits) == 3
+
+
+OUTBOUND = {
+    # call (module.attr as written) -> the keyword that bounds it
+    "httpx.Client": "timeout",
+    "httpx.AsyncClient": "timeout",
+    "httpx.get": "timeout",
+    "httpx.post": "timeout",
+    "httpx.request": "timeout",
+    "requests.get": "timeout",
+    "requests.post": "timeout",
+    "urllib.request.urlopen": "timeout",
+    "urlopen": "timeout",
+    "socket.create_connection": "timeout",
+    "redis.Redis.from_url": "socket_timeout",
+    "redis.Redis": "socket_timeout",
+    "redis.from_url": "socket_timeout",
+    "psycopg.connect": "connect_timeout",
+}
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return "?"
+
+
+def test_every_outbound_call_in_the_product_has_a_timeout() -> None:
+    """A static check: each network client made by product code (not tests, not bench) names a timeout."""
+    missing = []
+    for package in ("api", "cases", "cityeye", "datasets", "inference", "models", "training"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and (kw := OUTBOUND.get(_dotted(node.func))):
+                    if not any(k.arg == kw for k in node.keywords):
+                        missing.append(f"{path.relative_to(REPO)}:{node.lineno} {_dotted(node.func)} without {kw}=")
+    assert missing == []
+
+
+def test_the_static_check_sees_a_call_without_timeout(tmp_path: Path) -> None:
+    tree = ast.parse("import httpx\nhttpx.get('http://x')\nhttpx.Client(timeout=3)\n")
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _dotted(n.func) in OUTBOUND]
+    assert [any(k.arg == "timeout" for k in c.keywords) for c in calls] == [False, True]
+
+
+def test_a_database_that_does_not_answer_is_503_with_retry_after(make_client: AppFactory, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from cases.db import session_factory
+    from cases.service import CaseService
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be")
+    with make_client(Settings(data_dir=tmp_path / "d", auth=AuthSettings(open_read=True))) as client:
+        app_service = client.app.state.case_service  # type: ignore[attr-defined]
+        engine = create_engine(f"sqlite:///{blocker / 'cityeye.db'}")
+        client.app.state.case_service = CaseService(  # type: ignore[attr-defined]
+            session_factory(engine), app_service.settings, app_service.taxonomy
+        )
+        try:
+            r = client.get("/cases")
+        finally:
+            client.app.state.case_service = app_service  # type: ignore[attr-defined]
+            engine.dispose()
+    assert r.status_code == 503
+    assert r.json() == {"detail": "database unavailable; retry later"} and r.headers["retry-after"] == "5"

@@ -1,1 +1,0 @@
-from ..test_cases.pg import postgres  # noqa: F401 (the session fixture: a throw-away PostgreSQL cluster)
