@@ -3,7 +3,7 @@
 For every HTTP request, in this order:
 
 1. **request id**: the client's `X-Request-ID` (if it is a short token) or a new one; in every log line written
-   while the request runs (`cityeye.logs`) and in the response's `X-Request-ID` header.
+   while the request runs (`models.logs`) and in the response's `X-Request-ID` header.
 2. **auth-failure rate limit**: a client IP that got `ops.auth_failures_per_min` 401s within a minute is
    answered 429 (with `Retry-After`) until the oldest failure leaves the window. Probes are never limited.
 3. **upload rate limit**: at most `ops.uploads_per_min` uploads (POST/PUT/PATCH with a multipart, octet-stream,
@@ -32,9 +32,9 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
-from cityeye import metrics
-from cityeye.config import OpsSettings
-from cityeye.logs import log_context
+from api import metrics
+from api.settings import OpsSettings
+from models.logs import log_context
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -34,10 +34,12 @@ from celery import shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from cityeye import metrics
-from cityeye.config import Settings
+from cases import metrics
 from inference.event import Event, EvidenceImage
 from inference.frame import GeoContext
+
+if TYPE_CHECKING:
+    from cityeye.config import Settings
 
 log = logging.getLogger(__name__)
 TASK_NAME = "cases.ingest_events"

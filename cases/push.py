@@ -29,11 +29,11 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cases import metrics
 from cases.db import SQLITE_BEGIN_OPTION
 from cases.errors import InvalidAction
 from cases.orm import WebhookDelivery
-from cityeye import metrics
-from cityeye.config import PushSettings
+from cases.settings import PushSettings
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Cityeye-Signature"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cityeye.config import Settings
+if TYPE_CHECKING:
+    from cityeye.config import Settings
 
 
 def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import cv2
 from sqlalchemy import (
@@ -83,9 +83,11 @@ from cases.lifecycle import (
 )
 from cases.orm import AuditEntry, Case, Evidence, Observation, WebhookDelivery
 from cases.status import OPEN_STATUSES, CaseStatus
-from cityeye.config import Settings
 from inference.event import Event, EvidenceImage
 from models.taxonomy import Category, Taxonomy
+
+if TYPE_CHECKING:
+    from cityeye.config import Settings
 
 JPEG_QUALITY = 90
 JPEG_CONTENT_TYPE = "image/jpeg"

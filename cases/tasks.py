@@ -22,11 +22,11 @@ from celery import Celery, shared_task
 
 from cases.db import make_engine, session_factory
 from cases.push import WebhookDeliverer
-from cityeye.config import Settings
 from cityeye.tasks import current_settings, make_celery
 
 if TYPE_CHECKING:
     from cases.service import CaseService
+    from cityeye.config import Settings
 
 log = logging.getLogger(__name__)
 EXPIRES_S = 300  # a queued run not started within this long is dropped (the periodic run comes anyway)

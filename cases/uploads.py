@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from cases.errors import CaseError
-from cityeye.config import SurveySettings
+from inference.settings import SurveySettings
 
 CHUNK = 1 << 20
 KIND_SUFFIX = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "mp4": ".mp4", "srt": ".srt", "csv": ".csv"}

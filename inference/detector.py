@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cityeye import metrics
-from cityeye.config import DetectorSettings
+from inference import metrics
 from inference.detections import Detections
 from inference.frame import Frame
+from inference.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
 

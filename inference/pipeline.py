@@ -14,11 +14,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
-from cityeye.config import PersistenceSettings
 from inference.detections import Detections
 from inference.event import Event
 from inference.frame import Frame
 from inference.rules import PersistenceRule
+from inference.settings import PersistenceSettings
 from inference.sources import MediaError, image_frames, list_media, media_kind, video_frames
 from models.taxonomy import Taxonomy
 

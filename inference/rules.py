@@ -13,11 +13,11 @@ from datetime import datetime
 
 import numpy as np
 
-from cityeye.config import PersistenceSettings
 from inference.detections import Detections
 from inference.event import Event, EvidenceImage
 from inference.evidence import annotate, crop
 from inference.frame import Frame
+from inference.settings import PersistenceSettings
 from models.taxonomy import Taxonomy
 
 

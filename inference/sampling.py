@@ -26,10 +26,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from cases.feedback import Box
-from cityeye.config import SamplingSettings
 from inference.detections import Detections
 from inference.frame import Frame
 from inference.rules import iou
+from inference.settings import SamplingSettings
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cityeye.config import Settings
+if TYPE_CHECKING:
+    from cityeye.config import Settings
+
 
 log = logging.getLogger(__name__)
 

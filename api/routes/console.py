@@ -22,7 +22,8 @@ from starlette.types import Scope
 
 from api.auth import KeysDep
 from api.deps import SettingsDep
-from cityeye.config import ConfigError, Settings
+from models.config import ConfigError
+from cityeye.config import Settings
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 

@@ -10,10 +10,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 import cityeye
+from api import metrics
 from api.deps import ServiceDep, SettingsDep
 from api.schemas import Health
-from cityeye import metrics
+from cases.metrics import refresh_store_gauges
 from cityeye.config import Settings
+from inference.metrics import loaded_models
+from models.metrics import exposition
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -73,7 +76,7 @@ def _check_model(settings: Settings) -> Check:
         path, version = Registry(settings.models_dir).weights(mv.version, "pt"), mv.version
     if not path.is_file():
         return Check(ok=False, detail=f"model {spec!r}: weights file {path} missing")
-    loaded = metrics.loaded_models()
+    loaded = loaded_models()
     state = f"loaded here ({', '.join(sorted(loaded))})" if loaded else "loadable (not loaded in this process)"
     return Check(ok=True, detail=f"{version}: {state}")
 
@@ -109,7 +112,7 @@ def prometheus_metrics(service: ServiceDep, settings: SettingsDep) -> Response:
     if not settings.ops.metrics:
         return JSONResponse({"detail": "metrics are off (ops.metrics: false)"}, status_code=404)
     try:
-        metrics.refresh_store_gauges(service.sessions, service.now())
+        refresh_store_gauges(service.sessions, service.now())
     except Exception:  # a scrape must still answer when the database does not
         log.warning("metrics: the case store did not answer", exc_info=True)
         metrics.READY.labels(check="database").set(0)
@@ -119,5 +122,5 @@ def prometheus_metrics(service: ServiceDep, settings: SettingsDep) -> Response:
         except Exception as exc:
             log.warning("metrics: Redis did not answer (%s)", exc)
             metrics.READY.labels(check="redis").set(0)
-    body, content_type = metrics.exposition()
+    body, content_type = exposition()
     return Response(body, media_type=content_type)

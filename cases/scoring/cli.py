@@ -15,13 +15,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cityeye.config import Settings
-
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from cases.scoring.registry import ScorerStore
     from cases.scoring.simulate import SimCase
+    from cityeye.config import Settings
     from models.taxonomy import Taxonomy
 
 

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
@@ -45,8 +45,10 @@ from cases.scoring.model import Scorer
 from cases.scoring.priority import Reason, SlaState, explain_many, sla_urgency
 from cases.scoring.registry import ScorerCard, ScorerStore
 from cases.status import OPEN_STATUSES, CaseStatus
-from cityeye.config import Settings
 from models.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from cityeye.config import Settings
 
 log = logging.getLogger(__name__)
 CHUNK = 500

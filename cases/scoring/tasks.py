@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from celery import shared_task
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,9 +26,11 @@ from cases.scoring.forecast import fit_forecast
 from cases.scoring.live import LiveScorer, scorer_store, store_occurrences, store_training_set
 from cases.scoring.model import SelectionConfig, fit_scorer
 from cases.scoring.registry import ForecastStore
-from cityeye.config import Settings
 from cityeye.tasks import current_settings, submit
 from models.taxonomy import Taxonomy, load_taxonomy
+
+if TYPE_CHECKING:
+    from cityeye.config import Settings
 
 log = logging.getLogger(__name__)
 REFIT = "cases.scoring.refit"

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from cityeye.config import StreamSettings
 from inference.detections import Detections
 from inference.event import Event
 from inference.frame import Frame
 from inference.pipeline import FrameSampler
+from inference.settings import StreamSettings
 from inference.streams.config import CameraConfig
 from inference.streams.geo import CameraGeo
 from inference.streams.rules import CameraRules

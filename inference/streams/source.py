@@ -31,9 +31,9 @@ from urllib.parse import unquote, urlsplit
 import cv2
 import numpy as np
 
-from cityeye import metrics
-from cityeye.logs import log_context
+from inference import metrics
 from inference.frame import Frame
+from models.logs import log_context
 
 log = logging.getLogger(__name__)
 _ENV_LOCK = threading.Lock()  # OPENCV_FFMPEG_CAPTURE_OPTIONS is read at open time, process-wide

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cases.db import SQLITE_BEGIN_OPTION
 from cases.orm import CameraRow, CameraStatusRow
-from cityeye.config import format_errors
 from inference.streams.config import CameraConfig
+from models.config import format_errors
 
 
 class CameraNotFound(LookupError):

@@ -19,12 +19,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 
-from cityeye import metrics
-from cityeye.config import Settings
+from inference import metrics
 from inference.event import Event
 from inference.evidence import annotate
 from inference.streams.config import CameraConfig
@@ -38,6 +37,9 @@ from inference.streams.runner import (
     unregister,
 )
 from inference.streams.store import CameraStore, write_snapshot
+
+if TYPE_CHECKING:
+    from cityeye.config import Settings
 
 log = logging.getLogger(__name__)
 

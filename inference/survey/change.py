@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from cityeye.config import SurveySettings
+from inference.settings import SurveySettings
 from inference.survey.geo import RasterGeo
 
 MIN_MATCHES = 25

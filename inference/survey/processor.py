@@ -15,13 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cases.orm import Permit, Survey, SurveyFile
 from cases.surveys import FindingRow, SurveyStore
-from cityeye.config import Settings
 from inference.detections import Detections
 from inference.event import Event, EvidenceImage
 from inference.evidence import annotate, crop
@@ -35,6 +34,9 @@ from inference.survey.geo import GeoError, point_in_polygon
 from inference.survey.report import FileSummary, write_annotated, write_report
 from inference.tiling import TiledDetector, TileSpec
 from models.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from cityeye.config import Settings
 
 log = logging.getLogger(__name__)
 IMAGE_KINDS = frozenset({"jpeg", "png", "tiff"})

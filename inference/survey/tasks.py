@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import shared_task
 
-from cityeye.config import Settings
 from cityeye.tasks import current_settings
+
+if TYPE_CHECKING:
+    from cityeye.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,124 @@
+"""Settings of the case store: merging, the lifecycle and districts, API keys, webhooks, predictive scoring.
+Assembled into the service's settings by `cityeye/config.py`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from models.config import StrictModel, check_bbox
+
+
+class CaseSettings(StrictModel):
+    merge_window_h: float = Field(
+        default=72.0, gt=0, le=24 * 365, description="an event merges into an open case seen within this time"
+    )
+    overlap_iou: float = Field(
+        default=0.2, gt=0, lt=1, description="without geo: boxes overlapping this much in one source merge"
+    )
+    evidence_retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="`cityeye cases prune-evidence` deletes the evidence images of cases closed or dismissed "
+        "longer ago than this; null keeps them forever. Open cases are never pruned",
+    )
+
+
+class LifecycleSettings(StrictModel):
+    recurrence: Literal["reopen", "link", "off"] = Field(
+        default="link",
+        description="an event matching a case closed within recurrence_window_h: reopen it, open a new case "
+        "linked to it as a repeat (repeat_of), or ignore the closed case",
+    )
+    recurrence_window_h: float = Field(default=168.0, gt=0, le=24 * 365, description="see recurrence")
+    districts: dict[str, tuple[float, float, float, float]] = Field(
+        default_factory=dict,
+        description="district name -> [min_lon, min_lat, max_lon, max_lat]; a new case takes the first that "
+        "holds its position",
+    )
+
+    @field_validator("districts")
+    @classmethod
+    def _boxes_are_real(
+        cls, value: dict[str, tuple[float, float, float, float]]
+    ) -> dict[str, tuple[float, float, float, float]]:
+        for name, box in value.items():
+            try:
+                check_bbox(box)
+            except ValueError as exc:
+                raise ValueError(f"district {name!r}: {exc}") from None
+        return value
+
+
+class AuthSettings(StrictModel):
+    open_read: bool | None = Field(
+        default=None,
+        description="true: reads need no API key; false: they do; null (default): they do once the first key "
+        "exists (a fresh install can be browsed, `cityeye keys create` closes it)",
+    )
+
+
+class WebhookSettings(StrictModel):
+    url: str = Field(description="where to POST (http or https)")
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key of the X-Cityeye-Signature header")
+    events: list[Literal["case.created", "case.status_changed"]] = Field(
+        default=["case.created", "case.status_changed"], description="which events to send"
+    )
+
+    def model_post_init(self, _context: object) -> None:
+        if not self.url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"webhook url must be http:// or https://, got {self.url[:80]!r}")
+        low = self.secret.lower()
+        if len(set(self.secret)) < 6 or any(w in low for w in ("changeme", "change-me", "placeholder", "example")):
+            raise ValueError(
+                "webhook secret looks like a placeholder: use a random string (e.g. `openssl rand -hex 32`)"
+            )
+
+
+class PushSettings(StrictModel):
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    max_attempts: int = Field(default=8, ge=1, le=50, description="after this many failures a delivery is dead")
+    backoff_s: float = Field(default=2.0, gt=0, le=3600, description="first retry delay; doubles each time")
+    backoff_max_s: float = Field(default=3600.0, gt=0, le=86_400)
+    timeout_s: float = Field(default=10.0, gt=0, le=300, description="per POST")
+    poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="how often due deliveries (retries) are looked for: the in-process thread, or the beat "
+        "schedule of `cityeye worker --beat` in scale-out",
+    )
+
+
+class ScoringSettings(StrictModel):
+    """Predictive scoring on live cases (cases/scoring): P(confirmed), priority and reasons, and the forecast."""
+
+    live: bool = Field(
+        default=True,
+        description="score new and changed cases after each commit with the promoted scorer (none promoted: "
+        "cases stay unscored and sort=priority uses severity alone)",
+    )
+    top_reasons: int = Field(default=3, ge=0, le=15, description="reasons kept per case")
+    refit_every_s: float | None = Field(
+        default=None,
+        ge=60,
+        description="scale-out: refit the scorer (and the forecasts) from the case store's verdicts this often "
+        "(Celery beat, `cases.scoring.refit`); null: only by `cityeye scoring fit --db`",
+    )
+    min_verdicts: int = Field(
+        default=300, ge=1, description="verdicts needed before the learned model is tried against the prior"
+    )
+    radius_m: float = Field(default=50.0, gt=0, le=5000, description="radius of the location-history features")
+    auto_promote: bool = Field(
+        default=True,
+        description="a refit promotes the scorer it fitted (its fit already chose prior or learned on held-out "
+        "verdicts) and queues the rescoring of the open cases; false: it stays a candidate",
+    )
+    forecast_cell_m: list[float] = Field(
+        default_factory=lambda: [250.0],
+        description="grid cell sizes (metres) the periodic refit fits forecasts for (day and week each)",
+    )
+    forecast_min_days: int = Field(
+        default=28, ge=21, description="days of confirmed-case history needed before a forecast is fitted"
+    )
