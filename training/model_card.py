@@ -98,7 +98,7 @@ def write_model_card(version: str, evaluation: Path, run: Path, out: Path, comma
     syn = manifest["images_per_source"].get("synthetic", {})
     if syn:
         lines.append(
-            "  - `synthetic`: cityeye's own scene generator (`datasets/synthetic.py`); "
+            "  - `synthetic`: cityeye's own scene generator (`datasets/synthetic/`); "
             + ", ".join(f"{k} {v}" for k, v in syn.items())
         )
     dropped = manifest.get("left_out_train_images_leaking_into_val", [])
