@@ -17,18 +17,12 @@ if TYPE_CHECKING:  # heavy imports stay inside the commands that need them
 
 
 def _case_service(settings: Settings) -> tuple[CaseService, Taxonomy]:
-    from cases.db import make_engine, migrate, session_factory
-    from cases.service import CaseService
-    from cases.tasks import wire_webhooks
-    from models.taxonomy import load_taxonomy
+    from cityeye.runtime import Runtime
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings)
-    migrate(settings, engine)
-    taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
-    service = CaseService(session_factory(engine), settings, taxonomy)
-    wire_webhooks(service, settings, start_thread=False)  # scale-out: workers send them; embedded: `serve` does
-    return service, taxonomy
+    # scale-out: workers send the webhooks; embedded: `serve` does (a short CLI run starts no delivery thread)
+    rt = Runtime.from_settings(settings, webhooks="enqueue")
+    return rt.cases, rt.taxonomy
 
 
 def _run_pipeline(path: Path, settings: Settings, quiet: bool = False) -> tuple[PipelineReport, CaseService, Taxonomy]:

@@ -1,0 +1,113 @@
+"""`Runtime`: the one place that builds cityeye's services from settings, once per process.
+
+Frigate's `FrigateApp` and the FastAPI template's `deps.py` are the models: the shell builds every collaborator
+from the validated settings and hands each part what it needs; below the shell, packages receive collaborators
+and never fetch globals or build services themselves. Who builds one:
+
+* `cityeye serve` / `api.main.create_app`: in the API lifespan (and passes it to the routes' dependencies);
+* each CLI command that touches the case store (`with Runtime.from_settings(settings) as rt: ...`);
+* each Celery worker process (`cityeye.jobs.runtime()`, after the fork) and the embedded task pool;
+* `cityeye streams` (the stream worker receives the case service / event sink from it).
+
+Building one: the engine for `database_url` (default: SQLite in the data dir), migrations to head, the taxonomy,
+the case service with its webhook delivery wired (a thread of this process in the embedded default, Celery runs
+in scale-out), the API-key and survey stores, the detector registry, and the job queue. `close()` stops what it
+started and disposes of the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from cases.auth import ApiKeys
+from cases.db import make_engine, migrate, session_factory
+from cases.service import CaseService
+from cases.surveys import SurveyStore
+from models.datadir import DataDir
+from models.registry import Registry
+from models.taxonomy import Taxonomy, load_taxonomy
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from cases.push import WebhookDeliverer
+    from cityeye.config import Settings
+    from models.jobs import JobQueue
+
+Webhooks = Literal["thread", "enqueue", "off"]
+
+
+@dataclass
+class Runtime:
+    """The services of one process, built from `settings` by `from_settings` (fields are ready to use)."""
+
+    settings: Settings
+    paths: DataDir
+    engine: Engine
+    sessions: sessionmaker[Session]
+    taxonomy: Taxonomy
+    cases: CaseService
+    api_keys: ApiKeys
+    surveys: SurveyStore
+    detectors: Registry
+    jobs: JobQueue
+    webhooks: WebhookDeliverer | None = None
+    _closed: bool = field(default=False, repr=False)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, webhooks: Webhooks = "thread", run_migrations: bool = True
+    ) -> Runtime:
+        """Build every service for `settings`.
+
+        `webhooks`: "thread" starts a delivery thread in this process when webhooks are configured and there is
+        no Redis (the API); "enqueue" only queues Celery runs in scale-out (workers, short CLI runs); "off" wires
+        nothing. `run_migrations`: bring the database schema to head first (idempotent).
+        """
+        from cases.tasks import wire_webhooks
+        from cityeye.jobs import jobs
+
+        paths = settings.paths
+        engine = make_engine(settings)
+        try:
+            if run_migrations:
+                migrate(settings, engine)
+            taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
+            sessions = session_factory(engine)
+            service = CaseService(sessions, settings, taxonomy)
+            deliverer = None
+            if webhooks != "off":
+                deliverer = wire_webhooks(service, settings, start_thread=webhooks == "thread")
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(
+            settings=settings,
+            paths=paths,
+            engine=engine,
+            sessions=sessions,
+            taxonomy=taxonomy,
+            cases=service,
+            api_keys=ApiKeys(sessions),
+            surveys=SurveyStore(sessions),
+            detectors=Registry(paths.models),
+            jobs=jobs(),
+            webhooks=deliverer,
+        )
+
+    def close(self) -> None:
+        """Stop the webhook thread (if this runtime started one) and dispose of the engine; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.webhooks is not None:
+            self.webhooks.stop()
+        self.engine.dispose()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
