@@ -24,4 +24,8 @@ PY=$(command -v python3.11 || command -v python3)
 
 .venv/bin/ruff check .
 .venv/bin/mypy
+# the docs site: a broken link or anchor fails (no -q: it would hide the warnings that --strict counts)
+site=$(mktemp -d)
+trap 'rm -rf "$site"' EXIT
+.venv/bin/mkdocs build --strict -d "$site"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
