@@ -18,7 +18,7 @@ class ApiSettings(StrictModel):
 
 
 class OpsSettings(StrictModel):
-    """Operations: logs, metrics, readiness, request limits (see README "Operations")."""
+    """Operations: logs, metrics, readiness, request limits (see docs/operations.md)."""
 
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per line with request_id / camera_id / case_id fields"

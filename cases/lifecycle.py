@@ -7,7 +7,7 @@
     dispatch again while dispatched = hand the case to another department
 
 `PERMISSIONS` says which roles may take each action; `TRANSITIONS` from which statuses and to which one.
-Both are plain tables so a city can read them (and the README prints them). The SLA of each step comes
+Both are plain tables so a city can read them (and docs/lifecycle.md prints them). The SLA of each step comes
 from the taxonomy: a case that enters status S must leave it within `sla_hours[STEP_OF_STATUS[S]]`.
 """
 

@@ -1,4 +1,4 @@
-"""`cityeye webhooks list | retry`: the webhook outbox and its dead-letter list (see README "Cases")."""
+"""`cityeye webhooks list | retry`: the webhook outbox and its dead-letter list (see docs/lifecycle.md)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from models.config import StrictModel
 
 
 class LoopSettings(StrictModel):
-    """The data team's loop (verdicts → dataset → retrain → compare → candidate); see README."""
+    """The data team's loop (verdicts → dataset → retrain → compare → candidate); see docs/data-loop.md."""
 
     margin: float = Field(default=0.02, ge=0, le=1, description="largest allowed per-category mAP50 drop to promote")
     every_h: float | None = Field(
