@@ -22,8 +22,8 @@ from starlette.types import Scope
 
 from api.auth import KeysDep
 from api.deps import SettingsDep
-from models.config import ConfigError
 from cityeye.config import Settings
+from models.config import ConfigError
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 
