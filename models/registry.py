@@ -1,5 +1,8 @@
 """The model registry: detector versions with stage, metrics, dataset hash and lineage.
 
+A `models.versions.VersionRegistry[ModelVersion]` (the one registry type, shared with scorers and forecasts)
+over an `IndexLayout`; this module adds the weights files, the bundled default and the mAP50 gate.
+
 On disk, under `<data_dir>/models/`:
     registry.json                 {"versions": {<version>: ModelVersion as JSON}}
     <version>/model.pt            the PyTorch weights
@@ -12,26 +15,18 @@ Promotion is gated: no category's mAP50 may drop more than `margin` against prod
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tempfile
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.versions import IndexLayout, PromotionRefused, RegistryError, Stage, VersionRegistry, now_iso
+
+__all__ = ["BUNDLED_DIR", "ModelVersion", "PromotionRefused", "Registry", "RegistryError", "Stage", "gate"]
+
 BUNDLED_DIR = Path(__file__).with_name("default")
-Stage = Literal["candidate", "production", "archived"]
-
-
-class RegistryError(ValueError):
-    """Unknown version, refused promotion, or a broken registry file."""
-
-
-class PromotionRefused(RegistryError):
-    """The candidate is worse than production on some category by more than the margin."""
 
 
 class ModelVersion(BaseModel):
@@ -45,7 +40,7 @@ class ModelVersion(BaseModel):
     dataset_hash: str = ""
     val_hash: str = Field(default="", description="hash of the validation split the metrics were measured on")
     parent: str | None = None
-    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    created_at: str = Field(default_factory=now_iso)
     promoted_at: str | None = None
     notes: str = ""
     evaluations: dict[str, dict[str, float]] = Field(
@@ -63,32 +58,21 @@ class ModelVersion(BaseModel):
 
 
 class Registry:
+    """The detector registry: a `VersionRegistry[ModelVersion]` over `registry.json`, weights in `<version>/`."""
+
     def __init__(self, root: Path, bundled_dir: Path = BUNDLED_DIR):
         self.root = Path(root)
         self.bundled_dir = bundled_dir
-        self.index = self.root / "registry.json"
+        self.layout: IndexLayout[ModelVersion] = IndexLayout(self.root, ModelVersion.model_validate)
+        self.index = self.layout.index
+        self.registry = VersionRegistry(self.layout, bootstrap=self._ensure_bundled)
 
-    # ---- persistence --------------------------------------------------------------------------
-    def _load(self) -> dict[str, ModelVersion]:
-        if not self.index.is_file():
-            return {}
-        try:
-            raw = json.loads(self.index.read_text(encoding="utf-8"))
-            return {k: ModelVersion.model_validate(v) for k, v in raw["versions"].items()}
-        except (ValueError, KeyError, TypeError) as exc:
-            raise RegistryError(f"{self.index}: unreadable registry ({exc})") from exc
-
-    def _save(self, versions: dict[str, ModelVersion]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        data = {"versions": {k: v.model_dump() for k, v in versions.items()}}
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".registry.", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, ensure_ascii=False)
-        os.replace(tmp, self.index)
-
-    def _ensure_bundled(self, versions: dict[str, ModelVersion]) -> dict[str, ModelVersion]:
-        if any(v.stage == "production" for v in versions.values()):
-            return versions
+    def _ensure_bundled(self) -> None:
+        """Register the bundled default as production when no version is production."""
+        stages = self.layout.read_stages()
+        if stages.production is not None:
+            return
+        versions = self.layout.read_all()
         for meta in sorted(self.bundled_dir.glob("*/meta.json")):
             mv = ModelVersion.model_validate_json(meta.read_text(encoding="utf-8"))
             if mv.version in versions:
@@ -96,110 +80,60 @@ class Registry:
             dst = self.root / mv.version
             dst.mkdir(parents=True, exist_ok=True)
             shutil.copy2(meta.parent / "model.pt", dst / "model.pt")
-            mv.stage = "production"
-            mv.promoted_at = mv.promoted_at or datetime.now(UTC).isoformat(timespec="seconds")
-            versions[mv.version] = mv
-            self._save(versions)
+            mv = mv.model_copy(update={"stage": "production", "promoted_at": mv.promoted_at or now_iso()})
+            self.layout.commit({mv.version: mv}, replace(stages, production=mv.version, promoted_at=mv.promoted_at))
             break
-        return versions
 
     # ---- queries ------------------------------------------------------------------------------
     def versions(self) -> list[ModelVersion]:
-        return sorted(self._ensure_bundled(self._load()).values(), key=lambda v: v.created_at)
+        return self.registry.versions()
 
     def get(self, version: str) -> ModelVersion:
-        versions = self._ensure_bundled(self._load())
+        """A version, or the production one for `"production"`."""
         if version == "production":
-            prod = [v for v in versions.values() if v.stage == "production"]
-            if not prod:
+            prod = self.registry.production()
+            if prod is None:
                 raise RegistryError("no production model: register one and promote it")
-            return prod[0]
-        if version not in versions:
-            raise RegistryError(f"model version {version!r} not found; known: {sorted(versions)}")
-        return versions[version]
+            return prod
+        return self.registry.get(version)
 
     def weights(self, version: str, fmt: Literal["pt", "onnx"] = "pt") -> Path:
         mv = self.get(version)
-        return self.root / mv.version / f"model.{fmt}"
+        return self.registry.path(mv.version) / f"model.{fmt}"
 
     # ---- changes ------------------------------------------------------------------------------
     def register(self, weights: Path, mv: ModelVersion) -> ModelVersion:
-        versions = self._ensure_bundled(self._load())
-        if mv.version in versions:
-            raise RegistryError(f"model version {mv.version!r} exists already; versions are immutable")
+        if self.registry.exists(mv.version):
+            raise self.layout.duplicate(mv.version)
         if not weights.is_file():
             raise RegistryError(f"{weights}: weights file not found")
-        dst = self.root / mv.version
-        dst.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(weights, dst / "model.pt")
-        mv = mv.model_copy(update={"stage": "candidate"})
-        versions[mv.version] = mv
-        self._save(versions)
-        return mv
+
+        def build(folder: Path) -> ModelVersion:
+            shutil.copy2(weights, folder / "model.pt")
+            return mv.model_copy(update={"stage": "candidate"})
+
+        return self.registry.add(mv.version, build)
 
     def record_evaluation(self, version: str, val_hash: str, metrics: dict[str, float]) -> ModelVersion:
         """Keep `version`'s metrics on another frozen val split (so the gate can compare on that split)."""
-        versions = self._ensure_bundled(self._load())
-        mv = self.get(version).model_copy(
-            update={"evaluations": {**self.get(version).evaluations, val_hash: dict(metrics)}}
-        )
-        versions[mv.version] = mv
-        self._save(versions)
-        return mv
+        mv = self.get(version)
+        return self.registry.update(mv.version, evaluations={**mv.evaluations, val_hash: dict(metrics)})
 
     def add_note(self, version: str, line: str) -> ModelVersion:
         """Append a dated line to a version's notes (who promoted it and why)."""
-        versions = self._ensure_bundled(self._load())
-        mv = self.get(version)
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        versions[mv.version] = mv = mv.model_copy(update={"notes": _append(mv.notes, f"{now}: {line}")})
-        self._save(versions)
-        return mv
+        return self.registry.add_note(self.get(version).version, line)
 
     def rollback(self, note: str = "") -> ModelVersion:
         """Production goes back to the version that was production before it (the newest archived promotion)."""
-        versions = self._ensure_bundled(self._load())
-        prod = next((v for v in versions.values() if v.stage == "production"), None)
-        previous = sorted(
-            (v for v in versions.values() if v.stage == "archived" and v.promoted_at),
-            key=lambda v: v.promoted_at or "",
-        )
-        if prod is None or not previous:
-            raise RegistryError("nothing to roll back to: no earlier production version in the registry")
-        back = previous[-1]
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        line = f"{now}: rolled back from {prod.version}" + (f" ({note})" if note else "")
-        versions[prod.version] = prod.model_copy(
-            update={"stage": "archived", "promoted_at": None, "notes": _append(prod.notes, line)}
-        )
-        versions[back.version] = back.model_copy(
-            update={"stage": "production", "promoted_at": now, "notes": _append(back.notes, line)}
-        )
-        self._save(versions)
-        return versions[back.version]
+        return self.registry.rollback(note)
 
     def promote(self, version: str, margin: float = 0.02, force: bool = False) -> ModelVersion:
-        versions = self._ensure_bundled(self._load())
-        cand = self.get(version)
-        prod = next((v for v in versions.values() if v.stage == "production"), None)
-        notes = cand.notes
-        if prod is not None and prod.version != cand.version:
-            drops = gate(cand, prod, margin)
-            if drops and not force:
-                raise PromotionRefused(f"promotion of {version} refused: " + "; ".join(drops))
-            if drops:
-                notes = (notes + "\n" if notes else "") + "promoted with force over the gate: " + "; ".join(drops)
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        for v in versions.values():
-            if v.stage == "production" and v.version != cand.version:
-                v.stage = "archived"
-        versions[cand.version] = cand.model_copy(update={"stage": "production", "promoted_at": now, "notes": notes})
-        self._save(versions)
-        return versions[cand.version]
+        """Make `version` production unless a category's mAP50 drops more than `margin` (`gate`)."""
 
+        def check(cand: ModelVersion, prod: ModelVersion | None) -> list[str]:
+            return gate(cand, prod, margin) if prod is not None and prod.version != cand.version else []
 
-def _append(notes: str, line: str) -> str:
-    return (notes + "\n" if notes else "") + line
+        return self.registry.promote(self.get(version).version, check, force=force)
 
 
 def gate(candidate: ModelVersion, production: ModelVersion, margin: float) -> list[str]:
