@@ -69,7 +69,7 @@ def test_a_running_pipeline_switches_version_mid_run_and_loses_no_frame(
 
     # the weak tiny model finds mostly bins: a city taxonomy that makes bins a case category, so frames make events
     taxonomy_file = tmp_path / "taxonomy.yaml"
-    shipped = Path(__file__).resolve().parents[2] / "models" / "taxonomy.yaml"
+    shipped = Path(__file__).resolve().parents[3] / "models" / "taxonomy.yaml"
     taxonomy_file.write_text(shipped.read_text().replace("garbage_bin: null", "garbage_bin: garbage"))
     sampler = ActiveSampler(SamplingSettings(rate=1.0, random_rate=1.0, per_source_per_hour=1000), store, seed=0)
     pipeline = FilePipeline(
