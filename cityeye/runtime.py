@@ -11,8 +11,8 @@ and never fetch globals or build services themselves. Who builds one:
 
 Building one: the engine for `database_url` (default: SQLite in the data dir), migrations to head, the taxonomy,
 the case service with its webhook delivery wired (a thread of this process in the embedded default, Celery runs
-in scale-out), the API-key and survey stores, the detector registry, and the job queue. `close()` stops what it
-started and disposes of the engine.
+in scale-out), the API-key, survey and feedback stores, the detector registry, and the job queue. `close()` stops
+what it started and disposes of the engine.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
+from cases.feedback import FeedbackStore
 from cases.service import CaseService
 from cases.surveys import SurveyStore
 from models.datadir import DataDir
@@ -51,6 +52,7 @@ class Runtime:
     cases: CaseService
     api_keys: ApiKeys
     surveys: SurveyStore
+    feedback: FeedbackStore
     detectors: Registry
     jobs: JobQueue
     webhooks: WebhookDeliverer | None = None
@@ -92,6 +94,7 @@ class Runtime:
             cases=service,
             api_keys=ApiKeys(sessions),
             surveys=SurveyStore(sessions),
+            feedback=FeedbackStore(sessions, paths.feedback),
             detectors=Registry(paths.models),
             jobs=jobs(),
             webhooks=deliverer,
