@@ -1,7 +1,10 @@
 """The data team's loop in one call: feedback → dataset version → fine-tune from production → compare → candidate.
 
-`cityeye loop run` (cron) and the Celery beat job `cityeye.loop_run` (`loop.every_h`) call `run_loop`. It never
+`cityeye loop run` (cron) and the Celery beat job `cityeye.loop.run` (`loop.every_h`) call `run_loop`. It never
 promotes: it leaves a registered candidate and a comparison report for a person to promote (gated).
+
+The loop takes what it works with, never the service's settings: its own `LoopSettings` section, the data dir's
+layout (`DataDir`), the feedback store and the detector registry (the shell's `Runtime` has both).
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cityeye.config import Settings
+    from cases.feedback import FeedbackStore
+    from models.datadir import DataDir
+    from models.registry import Registry
+    from training.settings import LoopSettings
 
 
 log = logging.getLogger(__name__)
@@ -35,56 +41,67 @@ class LoopResult:
     drops: list[str]
     added: int
 
+    def summary(self) -> dict[str, Any]:
+        """The result as JSON-ready values (what the Celery job returns)."""
+        return {
+            "candidate": self.candidate,
+            "production": self.production,
+            "dataset": str(self.dataset),
+            "report": str(self.report),
+            "gate_passes": self.passes,
+            "drops": list(self.drops),
+            "feedback_frames_added": self.added,
+        }
 
-def feedback_store(settings: Settings) -> Any:
-    from cases.db import make_engine, migrate, session_factory
-    from cases.feedback import FeedbackStore
 
-    engine = make_engine(settings)
-    migrate(settings, engine)
-    return FeedbackStore(session_factory(engine), settings.feedback_dir)
-
-
-def base_dataset(settings: Settings, explicit: str | None = None) -> Path:
+def base_dataset(cfg: LoopSettings, paths: DataDir, registry: Registry, explicit: str | None = None) -> Path:
     """The dataset a new feedback version extends: `explicit`, `loop.base_dataset`, the newest feedback
     version, or the production model's own dataset."""
     from datasets.feedback import latest_feedback_dataset
-    from models.registry import Registry
 
-    name = explicit or settings.loop.base_dataset
+    name = explicit or cfg.base_dataset
     if name is None:
-        latest = latest_feedback_dataset(settings.datasets_dir)
+        latest = latest_feedback_dataset(paths.datasets)
         if latest is not None:
             return latest
-        name = Registry(settings.models_dir).get("production").dataset
+        name = registry.get("production").dataset
     path = Path(name)
     if not (path / "manifest.json").is_file():
-        path = settings.datasets_dir / name
+        path = paths.datasets / name
     if not (path / "manifest.json").is_file():
         raise LoopError(
-            f"base dataset {name!r} not found in {settings.datasets_dir}: build one (`cityeye datasets build`) "
-            "or pass --base"
+            f"base dataset {name!r} not found in {paths.datasets}: build one (`cityeye datasets build`) or pass --base"
         )
     return path
 
 
-def build_feedback_dataset(settings: Settings, name: str, base: str | None = None) -> Path:
+def build_feedback_dataset(
+    cfg: LoopSettings,
+    paths: DataDir,
+    feedback: FeedbackStore,
+    registry: Registry,
+    name: str,
+    base: str | None = None,
+) -> Path:
+    """Dataset version `name`: the base version (see `base_dataset`) plus every labelled feedback frame."""
     from datasets.feedback import build_from_feedback
 
-    store = feedback_store(settings)
-    frames = store.list()
+    frames = feedback.list()
     return build_from_feedback(
         name,
-        settings.datasets_dir,
-        base_dataset(settings, base),
+        paths.datasets,
+        base_dataset(cfg, paths, registry, base),
         frames,
-        settings.feedback_dir,
-        include_confirmed=settings.loop.include_confirmed,
+        paths.feedback,
+        include_confirmed=cfg.include_confirmed,
     )
 
 
 def run_loop(
-    settings: Settings,
+    cfg: LoopSettings,
+    paths: DataDir,
+    feedback: FeedbackStore,
+    registry: Registry,
     name: str | None = None,
     base: str | None = None,
     epochs: int | None = None,
@@ -94,26 +111,24 @@ def run_loop(
 ) -> LoopResult:
     """Build, train from production, evaluate both on the frozen val, register the candidate; never promote."""
     from models.offline import configure_ultralytics
-    from models.registry import ModelVersion, Registry
+    from models.registry import ModelVersion
     from training.compare import compare
     from training.train import TrainConfig, train
 
-    configure_ultralytics(settings.data_dir)
+    configure_ultralytics(paths.root)
     name = name or "fb-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    cfg = settings.loop
-    dataset = build_feedback_dataset(settings, name, base)
+    dataset = build_feedback_dataset(cfg, paths, feedback, registry, name, base)
     manifest = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))
     added = int(manifest["feedback"]["added_now"])
     if require_new and added == 0:
         raise LoopError(f"no new labelled feedback since {manifest['base']['name']}; dataset {name} kept, no training")
-    reg = Registry(settings.models_dir)
-    prod = reg.get("production")
-    prod_weights = reg.weights(prod.version, "pt")
+    prod = registry.get("production")
+    prod_weights = registry.weights(prod.version, "pt")
     run = train(
         TrainConfig(
             dataset=dataset,
             base=prod_weights,
-            runs_dir=settings.data_dir / "runs",
+            runs_dir=paths.runs,
             name=name,
             epochs=epochs or cfg.epochs,
             imgsz=cfg.imgsz,
@@ -123,7 +138,7 @@ def run_loop(
     )
     best = run / "weights" / "best.pt"
     weights = best if best.is_file() else run / "weights" / "last.pt"
-    out = settings.data_dir / "reports" / f"compare-{name}"
+    out = paths.reports / f"compare-{name}"
     result = compare(
         weights,
         prod_weights,
@@ -134,7 +149,7 @@ def run_loop(
         labels=(name, prod.version),
         splits=eval_splits,
     )
-    reg.register(
+    registry.register(
         weights,
         ModelVersion(
             version=name,
@@ -148,7 +163,7 @@ def run_loop(
             notes=f"trained by the loop from {prod.version} on {name} (+{added} feedback frames); {result.report}",
         ),
     )
-    reg.record_evaluation(prod.version, result.val_hash, result.production)
+    registry.record_evaluation(prod.version, result.val_hash, result.production)
     assert result.report is not None
     log.info("loop: candidate %s registered; gate %s", name, "passes" if result.passes else "refuses")
     return LoopResult(dataset, run, name, prod.version, result.report, result.passes, result.drops, added)

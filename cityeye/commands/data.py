@@ -14,9 +14,11 @@ def cmd_datasets_build(args: argparse.Namespace, settings: Settings) -> int:
     from datasets.recipe import Recipe
 
     if args.from_feedback:
+        from cityeye.runtime import Runtime
         from training.loop import build_feedback_dataset
 
-        out = build_feedback_dataset(settings, args.name, args.base)
+        with Runtime.from_settings(settings, webhooks="off") as rt:
+            out = build_feedback_dataset(settings.loop, rt.paths, rt.feedback, rt.detectors, args.name, args.base)
         print(f"dataset version {args.name} written to {out} (base + feedback; val split unchanged)")
         return cmd_datasets_stats(argparse.Namespace(dataset=str(out)), settings)
     if args.base:
@@ -41,26 +43,26 @@ def _classes(settings: Settings) -> list[str]:
 
 
 def cmd_datasets_label_export(args: argparse.Namespace, settings: Settings) -> int:
+    from cityeye.runtime import Runtime
     from datasets.labeling import export_cvat, export_label_studio
-    from training.loop import feedback_store
 
-    store = feedback_store(settings)
-    frames = store.list(origin=args.origin, labelled=None if args.all else False)
     export = export_label_studio if args.format == "label-studio" else export_cvat
-    target = export(frames, settings.feedback_dir, Path(args.out), _classes(settings))
+    with Runtime.from_settings(settings, webhooks="off") as rt:
+        frames = rt.feedback.list(origin=args.origin, labelled=None if args.all else False)
+        target = export(frames, rt.paths.feedback, Path(args.out), _classes(settings))
     print(f"{len(frames)} frames -> {target} (images in {Path(args.out) / 'images'})")
     return 0
 
 
 def cmd_datasets_label_import(args: argparse.Namespace, settings: Settings) -> int:
+    from cityeye.runtime import Runtime
     from datasets.labeling import import_cvat, import_label_studio
-    from training.loop import feedback_store
 
     labels = (import_label_studio if args.format == "label-studio" else import_cvat)(Path(args.file))
-    store = feedback_store(settings)
     classes = _classes(settings)
-    for fid, boxes in labels.items():
-        store.set_labels(fid, boxes, f"import:{args.format}", classes)
+    with Runtime.from_settings(settings, webhooks="off") as rt:
+        for fid, boxes in labels.items():
+            rt.feedback.set_labels(fid, boxes, f"import:{args.format}", classes)
     print(f"labels of {len(labels)} feedback frames imported ({sum(len(b) for b in labels.values())} boxes)")
     return 0
 

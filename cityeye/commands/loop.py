@@ -9,22 +9,27 @@ from cityeye.config import Settings
 
 
 def cmd_loop_run(args: argparse.Namespace, settings: Settings) -> int:
+    from cityeye.runtime import Runtime
     from training.loop import LoopError, run_loop
 
-    try:
-        r = run_loop(
-            settings,
-            name=args.name,
-            base=args.base,
-            epochs=args.epochs,
-            extra=_ultralytics_overrides(args.set),
-            require_new=not args.allow_empty,
-        )
-    except LoopError as exc:
-        if args.quiet_if_nothing and "no new labelled feedback" in str(exc):
-            print(f"nothing to do: {exc}")
-            return 0
-        raise
+    with Runtime.from_settings(settings, webhooks="off") as rt:
+        try:
+            r = run_loop(
+                settings.loop,
+                rt.paths,
+                rt.feedback,
+                rt.detectors,
+                name=args.name,
+                base=args.base,
+                epochs=args.epochs,
+                extra=_ultralytics_overrides(args.set),
+                require_new=not args.allow_empty,
+            )
+        except LoopError as exc:
+            if args.quiet_if_nothing and "no new labelled feedback" in str(exc):
+                print(f"nothing to do: {exc}")
+                return 0
+            raise
     print(f"dataset {r.dataset.name}: +{r.added} feedback frames (base val split untouched)")
     print(f"candidate {r.candidate} trained from production {r.production}: run {r.run}")
     print(f"comparison: {r.report}")
@@ -37,10 +42,10 @@ def cmd_loop_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_loop_status(args: argparse.Namespace, settings: Settings) -> int:
-    from training.loop import feedback_store
+    from cityeye.runtime import Runtime
 
-    store = feedback_store(settings)
-    rows = store.list()
+    with Runtime.from_settings(settings, webhooks="off") as rt:
+        rows = rt.feedback.list()
     by: dict[tuple[str, bool], int] = {}
     for r in rows:
         by[(r.origin, r.labelled)] = by.get((r.origin, r.labelled), 0) + 1

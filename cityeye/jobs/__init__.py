@@ -40,7 +40,7 @@ TASK_MODULES: list[str] = [
     "cases.ingest_queue",
     "inference.survey.tasks",
     "cases.scoring.tasks",
-    "training.tasks",
+    "cityeye.jobs.loop",
 ]
 
 # Periodic jobs: name -> (task name, every N seconds, settings -> enabled?). Filled by the task modules' owners.
@@ -50,7 +50,7 @@ PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {
     # scorer and forecast refit from the case store's verdicts (then rescoring of the open cases)
     "scoring_refit": ("cases.scoring.refit", lambda s: s.scoring.refit_every_s),
     # the data team's loop: feedback dataset → retrain from production → compare → candidate (never promotes)
-    "loop": ("cityeye.loop_run", lambda s: s.loop.every_h * 3600 if s.loop.every_h else None),
+    "loop": ("cityeye.loop.run", lambda s: s.loop.every_h * 3600 if s.loop.every_h else None),
 }
 
 _settings: Settings | None = None

@@ -44,3 +44,20 @@ def test_worker_without_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "cityeye: error: cityeye worker needs redis_url (embedded mode runs tasks inside `cityeye serve`)"
     ]
+
+
+def test_the_loop_job_runs_in_process_and_skips_cleanly_without_a_base_dataset(tmp_path: Path) -> None:
+    from cityeye import jobs
+    from cityeye.jobs import loop  # noqa: F401  (registers the job)
+
+    jobs.set_settings(Settings(data_dir=tmp_path))
+    try:
+        app = jobs.get_app()
+        assert {"cityeye.loop.run", "cityeye.loop_run"} <= set(app.tasks)  # the old name still runs
+        assert jobs.PERIODIC["loop"][0] == "cityeye.loop.run"
+        result = jobs.submit(app.tasks["cityeye.loop.run"]).result(timeout=120)
+        assert set(result) == {"skipped"} and result["skipped"].startswith("base dataset 'v2' not found")
+    finally:
+        jobs.shutdown_embedded()
+        jobs.runtime().close()
+        jobs.set_settings(None)

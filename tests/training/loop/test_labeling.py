@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,11 +14,11 @@ import pytest
 from cases.feedback import Box, FeedbackError, FeedbackStore
 from cityeye.cli import main
 from cityeye.config import SamplingSettings, Settings
+from cityeye.runtime import Runtime
 from datasets.labeling import LabelingFormatError, export_cvat, export_label_studio, import_cvat, import_label_studio
 from inference.detections import Detections
 from inference.frame import Frame
 from inference.sampling import ActiveSampler
-from training.loop import feedback_store
 
 CLASSES = ["stall", "garbage", "garbage_bin", "signboard", "construction"]
 
@@ -25,6 +26,12 @@ CLASSES = ["stall", "garbage", "garbage_bin", "signboard", "construction"]
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[FeedbackStore]:
+    with Runtime.from_settings(settings, webhooks="off") as rt:
+        yield rt.feedback
 
 
 def two_samples(store: FeedbackStore) -> list:  # type: ignore[type-arg]
@@ -38,8 +45,7 @@ def two_samples(store: FeedbackStore) -> list:  # type: ignore[type-arg]
     return store.list(origin="sample")
 
 
-def test_label_studio_round_trip(settings: Settings, tmp_path: Path) -> None:
-    store = feedback_store(settings)
+def test_label_studio_round_trip(settings: Settings, store: FeedbackStore, tmp_path: Path) -> None:
     frames = two_samples(store)
     out = tmp_path / "ls"
     tasks_file = export_label_studio(frames, settings.feedback_dir, out, CLASSES)
@@ -83,8 +89,7 @@ def test_label_studio_round_trip(settings: Settings, tmp_path: Path) -> None:
     assert store.list(labelled=False) == []
 
 
-def test_cvat_round_trip_and_bad_files(settings: Settings, tmp_path: Path) -> None:
-    store = feedback_store(settings)
+def test_cvat_round_trip_and_bad_files(settings: Settings, store: FeedbackStore, tmp_path: Path) -> None:
     two_samples(store)
     assert (
         main(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cases.db import make_engine, migrate, session_factory
+from cases.feedback import FeedbackStore
 from cases.lifecycle import Action, Actor, Role
 from cases.service import CaseService
 from cityeye.cli import main
@@ -80,7 +81,16 @@ def test_the_whole_loop_from_verdicts_to_a_gated_candidate(settings: Settings, t
         service.act(case.id, Action.VERIFY, INSPECTOR, version=case.version, verdict="false_positive")
 
     # one command: dataset from feedback → 1-epoch train from production → compare → candidate
-    result = run_loop(settings, name="fb1", base="base", extra={"amp": False}, eval_splits=["val (all"])
+    result = run_loop(
+        settings.loop,
+        settings.paths,
+        FeedbackStore(session_factory(engine), settings.paths.feedback),
+        reg,
+        name="fb1",
+        base="base",
+        extra={"amp": False},
+        eval_splits=["val (all"],
+    )
     m = load_manifest(result.dataset)
     assert m["base"]["name"] == "base" and m["val_hash"] == base_m["val_hash"]  # the frozen val split is untouched
     assert {k: v for k, v in m["files"].items() if k.startswith("images/val")} == {
