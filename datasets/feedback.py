@@ -1,7 +1,8 @@
 """A dataset version from feedback: the previous version's training set + hard examples from the field.
 
-    build_from_feedback("fb-2026-11-24", datasets_dir, base=datasets_dir / "v2", frames=store.list(labelled=True),
-                        feedback_root=settings.feedback_dir)
+    paths = DataDir(data_dir)
+    build_from_feedback("fb-2026-11-24", paths.datasets, base=paths.datasets / "v2", frames=store.list(labelled=True),
+                        feedback_root=paths.feedback)
 
 * train = the base version's train images and labels (links, unchanged) + every labelled feedback frame not
   in the base yet: a false positive's frame with an empty label file (a negative), a corrected or labelled

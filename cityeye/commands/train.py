@@ -36,7 +36,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from training.train import TrainConfig, train
 
     dataset = dataset_dir(args.dataset, settings)
-    runs = Path(args.runs_dir) if args.runs_dir else settings.data_dir / "runs"
+    runs = Path(args.runs_dir) if args.runs_dir else settings.paths.runs
     base = _base_weights(args.base, settings) if args.base else runs / f"{args.name}-base.pt"
     if not args.base and not args.resume:
         if not Path(args.legacy).is_file():
@@ -68,7 +68,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 
     weights = weights_path(args.model, settings)
     dataset = dataset_dir(args.dataset, settings)
-    out = Path(args.out) if args.out else settings.data_dir / "reports" / f"{weights.parent.name}-{dataset.name}"
+    out = Path(args.out) if args.out else settings.paths.reports / f"{weights.parent.name}-{dataset.name}"
     results = evaluate(weights, dataset, out, imgsz=args.imgsz, conf=args.conf, device=args.device)
     for r in results:
         o = r.overall
