@@ -8,7 +8,9 @@ from datetime import datetime
 
 import numpy as np
 
-from inference.frame import GeoContext
+from inference.detections import Detections
+from inference.evidence import crop
+from inference.frame import Frame, GeoContext
 
 EVIDENCE_KINDS = frozenset({"snapshot", "crop", "frame"})
 
@@ -66,6 +68,61 @@ class Event:
                 f"{v:.0f}" for v in self.bbox
             )
             object.__setattr__(self, "event_id", hashlib.sha1(key.encode()).hexdigest()[:20])
+
+    @classmethod
+    def from_detection(
+        cls,
+        frame: Frame,
+        detections: Detections,
+        index: int,
+        *,
+        category: str,
+        model_version: str,
+        snapshot: np.ndarray,
+        class_name: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        confidence: float | None = None,
+        mean_confidence: float | None = None,
+        frames_seen: int = 1,
+        with_frame: bool = False,
+        geo: GeoContext | None = None,
+        source_id: str | None = None,
+        uri: str | None = None,
+        tracker_id: int | None = None,
+    ) -> Event:
+        """The event of detection `index` of `detections`, seen in `frame` (its best frame).
+
+        Defaults come from the detection and the frame: `class_name`, `confidence` (clipped to [0, 1]) and the
+        box from the detection; `start` = the frame's time, `end` = `start`, `source_id` and `uri` the frame's;
+        `mean_confidence` = `confidence` (a value given is kept as given). `snapshot` is the annotated picture
+        (the caller draws it: the whole frame, or the part of a large image around the finding); the evidence is
+        the snapshot, the crop of the box from the frame, and with `with_frame` the raw frame (what feedback and
+        retraining label). `geo` is not taken from the frame: pass `frame.geo` or the detection's own position.
+        """
+        box = detections.xyxy[index]
+        x1, y1, x2, y2 = (float(v) for v in box)
+        conf = min(1.0, max(0.0, float(detections.confidence[index]) if confidence is None else confidence))
+        evidence = [EvidenceImage(snapshot, "snapshot"), EvidenceImage(crop(frame.image, box), "crop")]
+        if with_frame:
+            evidence.append(EvidenceImage(frame.image, "frame"))
+        begin = frame.timestamp if start is None else start
+        return cls(
+            category=category,
+            class_name=str(detections.class_name[index]) if class_name is None else class_name,
+            source_id=frame.source_id if source_id is None else source_id,
+            start=begin,
+            end=begin if end is None else end,
+            bbox=(x1, y1, x2, y2),
+            confidence=conf,
+            mean_confidence=conf if mean_confidence is None else mean_confidence,
+            frames_seen=frames_seen,
+            model_version=model_version,
+            evidence=tuple(evidence),
+            geo=geo,
+            tracker_id=tracker_id,
+            uri=frame.uri if uri is None else uri,
+        )
 
     @property
     def duration_s(self) -> float:

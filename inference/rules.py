@@ -14,8 +14,8 @@ from datetime import datetime
 import numpy as np
 
 from inference.detections import Detections
-from inference.event import Event, EvidenceImage
-from inference.evidence import annotate, crop
+from inference.event import Event
+from inference.evidence import annotate
 from inference.frame import Frame
 from inference.settings import PersistenceSettings
 from models.taxonomy import Taxonomy
@@ -113,24 +113,19 @@ class PersistenceRule:
     def _event(self, c: _Candidate) -> Event:
         assert c.best_frame is not None and c.best_detections is not None
         frame, dets, i = c.best_frame, c.best_detections, c.best_index
-        snapshot = annotate(frame.image, dets, self._categories(dets), highlight=i)
-        x1, y1, x2, y2 = (float(v) for v in dets.xyxy[i])
-        return Event(
+        return Event.from_detection(
+            frame,
+            dets,
+            i,
             category=c.category,
             class_name=c.class_name,
-            source_id=frame.source_id,
+            model_version=c.best_version or self.model_version,
+            snapshot=annotate(frame.image, dets, self._categories(dets), highlight=i),
             start=c.hits[0],
             end=c.hits[-1],
-            bbox=(x1, y1, x2, y2),
-            confidence=min(1.0, max(0.0, c.best_conf)),
+            confidence=c.best_conf,
             mean_confidence=float(np.mean(c.confidences)),
             frames_seen=len(c.hits),
-            model_version=c.best_version or self.model_version,
-            evidence=(
-                EvidenceImage(snapshot, "snapshot"),
-                EvidenceImage(crop(frame.image, dets.xyxy[i]), "crop"),
-                EvidenceImage(frame.image, "frame"),  # the raw frame: what feedback and retraining label
-            ),
+            with_frame=True,  # the raw frame: what feedback and retraining label
             geo=frame.geo,
-            uri=frame.uri,
         )
