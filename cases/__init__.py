@@ -12,7 +12,7 @@ from cases.errors import (
     InvalidEvent,
     InvalidFilter,
 )
-from cases.service import CasePage, CaseRecord, CaseService, EvidenceFile, IngestResult
+from cases.service import CasePage, CaseQuery, CaseRecord, CaseService, EvidenceFile, IngestResult
 from cases.status import OPEN_STATUSES, CaseStatus
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "CaseError",
     "CaseNotFound",
     "CasePage",
+    "CaseQuery",
     "CaseRecord",
     "CaseService",
     "CaseStatus",
