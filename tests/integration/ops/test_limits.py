@@ -14,7 +14,7 @@ from cityeye.config import AuthSettings, Settings
 from tests.cases.factories import make_event
 from tests.integration.ops.conftest import AppFactory
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def audit_rows(client) -> int:  # type: ignore[no-untyped-def]
