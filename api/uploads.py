@@ -11,7 +11,8 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
-from cases.uploads import StoredFile, UploadRejected, UploadWriter
+from cases.errors import MalformedUpload, UnsupportedUpload, UploadRejected, UploadTooLarge
+from cases.uploads import StoredFile, UploadWriter
 
 MAX_PARTS = 1000
 
@@ -21,7 +22,7 @@ async def receive_files(request: Request, writer_for: Callable[[str], UploadWrit
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise UploadRejected("send the files as multipart/form-data (field name 'files', one part per file)", 415)
+        raise UnsupportedUpload("send the files as multipart/form-data (field name 'files', one part per file)")
     stored: list[StoredFile] = []
     state: dict[str, Any] = {"headers": {}, "field": b"", "value": b"", "writer": None, "parts": 0}
     errors: list[BaseException] = []
@@ -31,7 +32,7 @@ async def receive_files(request: Request, writer_for: Callable[[str], UploadWrit
         state["writer"] = None
         state["parts"] += 1
         if state["parts"] > MAX_PARTS:
-            raise UploadRejected(f"more than {MAX_PARTS} parts in one upload", 413)
+            raise UploadTooLarge(f"more than {MAX_PARTS} parts in one upload")
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         state["field"] += data[start:end]
@@ -83,7 +84,7 @@ async def receive_files(request: Request, writer_for: Callable[[str], UploadWrit
         if state["writer"] is not None:
             state["writer"].abort()
     if errors:
-        raise UploadRejected(f"malformed multipart body ({errors[0]})", 400)
+        raise MalformedUpload(f"malformed multipart body ({errors[0]})")
     if not stored:
-        raise UploadRejected("no file parts in the upload (send them as multipart/form-data with a filename)", 422)
+        raise UploadRejected("no file parts in the upload (send them as multipart/form-data with a filename)")
     return stored

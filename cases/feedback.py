@@ -30,16 +30,12 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cases.errors import CaseNotFound, InvalidAction, PermissionDenied
+from cases.errors import CaseNotFound, FeedbackError, FeedbackNotFound, PermissionDenied
 from cases.lifecycle import Actor, Role
 from cases.orm import Case, Evidence, FeedbackFrame, Observation
 
 ORIGINS = ("verdict", "correction", "sample")
 CORRECT_ROLES = frozenset({Role.INSPECTOR, Role.DATA_TEAM, Role.SHIFT_LEAD, Role.ADMIN})
-
-
-class FeedbackError(InvalidAction):
-    """Feedback that cannot be stored as given (bad boxes, unknown class, no raw frame)."""
 
 
 @dataclass(frozen=True)
@@ -297,7 +293,7 @@ class FeedbackStore:
         with self.sessions() as session:
             row = session.get(FeedbackFrame, feedback_id)
             if row is None:
-                raise FeedbackError(f"feedback frame {feedback_id} not found")
+                raise FeedbackNotFound(f"feedback frame {feedback_id} not found")
             row.boxes = [b.as_json() for b in validate_boxes(boxes, row.width, row.height, classes)]
             row.labelled = True
             row.actor = actor
@@ -330,6 +326,6 @@ class FeedbackStore:
         with self.sessions() as session:
             row = session.get(FeedbackFrame, feedback_id)
             if row is None:
-                raise FeedbackError(f"feedback frame {feedback_id} not found")
+                raise FeedbackNotFound(f"feedback frame {feedback_id} not found")
             session.expunge(row)
             return row

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.db import SQLITE_BEGIN_OPTION
-from cases.errors import CaseError, InvalidAction, PermissionDenied
+from cases.errors import InvalidAction, PermissionDenied, SurveyNotFound
 from cases.lifecycle import Actor, Role
 from cases.orm import Permit, Survey, SurveyFile, SurveyFinding
 
@@ -28,12 +28,6 @@ PERMIT_ROLES = frozenset({Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN})
 STATUSES = ("created", "queued", "processing", "done", "failed")
 MAX_PERMIT_FEATURES = 10_000
 MAX_RING_POINTS = 10_000
-
-
-class SurveyNotFound(CaseError):
-    def __init__(self, survey_id: int):
-        self.survey_id = survey_id
-        super().__init__(f"survey {survey_id} not found")
 
 
 @dataclass(frozen=True)

@@ -27,21 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from cases.errors import CaseError
+from cases.errors import UnsupportedUpload, UploadRejected, UploadTooLarge
 from inference.settings import SurveySettings
 
 CHUNK = 1 << 20
 KIND_SUFFIX = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "mp4": ".mp4", "srt": ".srt", "csv": ".csv"}
 MEDIA_KINDS = frozenset({"jpeg", "png", "tiff", "mp4"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class UploadRejected(CaseError, ValueError):
-    """An upload that is refused as a whole (HTTP 4xx): `status` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, status: int = 422):
-        self.status = status
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -111,7 +103,7 @@ class UploadWriter:
         self.size += len(data)
         if self.size > self.limit:
             self.abort()
-            raise UploadRejected(f"{safe_name(self.name)}: larger than {self.cfg.max_file_mb} MiB", 413)
+            raise UploadTooLarge(f"{safe_name(self.name)}: larger than {self.cfg.max_file_mb} MiB")
         if len(self.head) < 64:
             self.head += data[: 64 - len(self.head)]
         self._hash.update(data)
@@ -127,13 +119,12 @@ class UploadWriter:
         try:
             kind = sniff(self.head, self.name)
             if kind is None:
-                raise UploadRejected(
+                raise UnsupportedUpload(
                     f"{safe_name(self.name)}: unsupported content (not JPEG, PNG, TIFF/GeoTIFF, MP4, ZIP, "
                     "or a .srt/.csv flight log)",
-                    415,
                 )
             if self.size == 0:
-                raise UploadRejected(f"{safe_name(self.name)}: empty file", 422)
+                raise UploadRejected(f"{safe_name(self.name)}: empty file")
             if kind == "zip":
                 return extract_zip(self.tmp, self.files_dir, self.cfg)
             return [place(self.tmp, self.files_dir, safe_name(self.name), self._hash.hexdigest(), self.size, kind)[0]]
@@ -169,28 +160,27 @@ def _member_path(name: str, root: Path) -> PurePosixPath:
     norm = name.replace("\\", "/")
     p = PurePosixPath(norm)
     if norm.startswith("/") or p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]) or "\x00" in norm:
-        raise UploadRejected(f"zip member {name[:200]!r}: path leaves the archive (zip slip); archive refused", 422)
+        raise UploadRejected(f"zip member {name[:200]!r}: path leaves the archive (zip slip); archive refused")
     resolved = (root / p).resolve()
     if not resolved.is_relative_to(root.resolve()):
-        raise UploadRejected(f"zip member {name[:200]!r}: path leaves the archive (zip slip); archive refused", 422)
+        raise UploadRejected(f"zip member {name[:200]!r}: path leaves the archive (zip slip); archive refused")
     return p
 
 
 def _members(zf: zipfile.ZipFile, cfg: SurveySettings, root: Path) -> Iterator[zipfile.ZipInfo]:
     infos = zf.infolist()
     if len(infos) > cfg.zip_max_members:
-        raise UploadRejected(f"zip has {len(infos)} members, more than {cfg.zip_max_members}; archive refused", 413)
+        raise UploadTooLarge(f"zip has {len(infos)} members, more than {cfg.zip_max_members}; archive refused")
     declared = 0
     for info in infos:  # every name and declared size is checked before one byte is extracted
         _member_path(info.filename, root)
         declared += info.file_size
         if info.flag_bits & 0x1:
-            raise UploadRejected(f"zip member {info.filename[:200]!r} is encrypted; archive refused", 422)
+            raise UploadRejected(f"zip member {info.filename[:200]!r} is encrypted; archive refused")
     if declared > cfg.zip_max_total_mb * CHUNK:
-        raise UploadRejected(
+        raise UploadTooLarge(
             f"zip expands to {declared / CHUNK:.0f} MiB, more than {cfg.zip_max_total_mb} MiB (zip bomb?); "
             "archive refused",
-            413,
         )
     yield from (i for i in infos if not i.is_dir())
 
@@ -205,7 +195,7 @@ def extract_zip(archive: Path, files_dir: Path, cfg: SurveySettings) -> list[Sto
         try:
             zf = zipfile.ZipFile(archive)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise UploadRejected(f"not a readable zip archive ({exc})", 422) from None
+            raise UploadRejected(f"not a readable zip archive ({exc})") from None
         with zf:
             for info in _members(zf, cfg, files_dir):
                 fd, tmp_name = tempfile.mkstemp(dir=files_dir, prefix=".unzip-", suffix=".part")
@@ -220,16 +210,14 @@ def extract_zip(archive: Path, files_dir: Path, cfg: SurveySettings) -> list[Sto
                             size += len(chunk)
                             total += len(chunk)
                             if size > member_limit or total > cfg.zip_max_total_mb * CHUNK:
-                                raise UploadRejected(
+                                raise UploadTooLarge(
                                     f"zip member {info.filename[:200]!r} expands beyond the size limits (zip bomb); "
                                     "archive refused",
-                                    413,
                                 )
                             if size > 1 << 20 and size > cfg.zip_max_ratio * max(info.compress_size, 1):
-                                raise UploadRejected(
+                                raise UploadTooLarge(
                                     f"zip member {info.filename[:200]!r} expands more than {cfg.zip_max_ratio}× "
                                     "(zip bomb); archive refused",
-                                    413,
                                 )
                             if len(head) < 64:
                                 head += chunk[: 64 - len(head)]
@@ -238,7 +226,7 @@ def extract_zip(archive: Path, files_dir: Path, cfg: SurveySettings) -> list[Sto
                 except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
                     if isinstance(exc, UploadRejected):
                         raise
-                    raise UploadRejected(f"zip member {info.filename[:200]!r}: cannot extract ({exc})", 422) from None
+                    raise UploadRejected(f"zip member {info.filename[:200]!r}: cannot extract ({exc})") from None
                 kind = sniff(head, info.filename)
                 if kind is None or kind == "zip" or size == 0:
                     tmp.unlink(missing_ok=True)
@@ -256,7 +244,7 @@ def extract_zip(archive: Path, files_dir: Path, cfg: SurveySettings) -> list[Sto
             if p.name.startswith(".unzip-"):
                 p.unlink(missing_ok=True)
     if not out:
-        raise UploadRejected("the zip holds no JPEG, PNG, TIFF, MP4 or flight-log files", 422)
+        raise UploadRejected("the zip holds no JPEG, PNG, TIFF, MP4 or flight-log files")
     return out
 
 

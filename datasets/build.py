@@ -26,14 +26,11 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
+from datasets.errors import DatasetBuildError
 from datasets.labels import YoloBox, label_path_for, list_images, read_yolo_labels, write_yolo_labels
 from datasets.recipe import Recipe, SourceSpec
 
 SPLITS = ("train", "val")
-
-
-class DatasetBuildError(ValueError):
-    """The recipe or a source cannot be built into a dataset version."""
 
 
 @dataclass

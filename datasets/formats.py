@@ -22,13 +22,10 @@ from typing import Any
 import yaml
 from PIL import Image, UnidentifiedImageError
 
+from datasets.errors import DatasetFormatError
 from datasets.labels import LabelError, YoloBox, label_path_for, list_images, parse_yolo_line, polygon_to_box
 
 XYXY = tuple[float, float, float, float]
-
-
-class DatasetFormatError(ValueError):
-    """An annotation file (or the image it points at) cannot be read; the message names it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from cases.feedback import Box
+from datasets.errors import LabelingFormatError
 
 NAME_RE = re.compile(r"^fb(\d+)_")
-
-
-class LabelingFormatError(ValueError):
-    """A labelling tool's file that cannot be read."""
 
 
 def _name(frame: Any) -> str:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets.errors import LabelError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-class LabelError(ValueError):
-    """A label file or line is malformed; the message names the file and line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,11 @@ from typing import Any
 
 from inference import metrics
 from inference.detections import Detections
+from inference.errors import DetectorError
 from inference.frame import Frame
 from inference.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
-
-
-class DetectorError(RuntimeError):
-    """The model file cannot be loaded or exported."""
 
 
 @dataclass(frozen=True)

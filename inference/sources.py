@@ -21,15 +21,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, UnidentifiedImageError  # noqa: E402
 
+from inference.errors import MediaError  # noqa: E402
 from inference.frame import Frame  # noqa: E402
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 MAX_PIXELS = 80_000_000  # a 4000×3000 drone photo is 12 MP; 80 MP leaves room for orthomosaic tiles
-
-
-class MediaError(ValueError):
-    """A media file cannot be read; the message names the file and the reason."""
 
 
 def source_id_for(path: Path) -> str:

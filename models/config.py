@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from models.errors import ModelsError
+
 
 class StrictModel(BaseModel):
     """A settings model that refuses unknown keys (a typo is an error, not a silently ignored setting)."""
@@ -20,8 +22,9 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ConfigError(ValueError):
-    """A configuration file or value is invalid; `errors` holds one line per problem."""
+class ConfigError(ModelsError, ValueError):
+    """A configuration file or value is invalid; `errors` holds one line per problem (no kind: a fault of the
+    server's configuration, found at start)."""
 
     def __init__(self, errors: list[str]):
         self.errors = errors

@@ -21,9 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-
-class LegacyCheckpointError(ValueError):
-    """The file is not a readable YOLOv5 checkpoint, or holds something other than tensors and layers."""
+from models.errors import LegacyCheckpointError
 
 
 class _LegacyModule(nn.Module):

@@ -32,15 +32,9 @@ from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from models.errors import NothingToRollBack, PromotionRefused, RegistryError
+
 Stage = Literal["candidate", "production", "archived"]
-
-
-class RegistryError(ValueError):
-    """Unknown version, refused promotion, or a broken registry file."""
-
-
-class PromotionRefused(RegistryError):
-    """The validation hook found reasons not to promote the candidate."""
 
 
 class Meta(Protocol):
@@ -241,7 +235,7 @@ class VersionRegistry(Generic[M]):
         self._ready()
         stages = self.layout.read_stages()
         if stages.production is None or not stages.archived:
-            raise RegistryError("nothing to roll back to: no earlier production version in the registry")
+            raise NothingToRollBack("nothing to roll back to: no earlier production version in the registry")
         now = now_iso()
         back = stages.rolled_back(now)
         line = f"{now}: rolled back from {stages.production}" + (f" ({note})" if note else "")

@@ -16,18 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from training.errors import LoopError
+
 if TYPE_CHECKING:
     from cases.feedback import FeedbackStore
     from models.datadir import DataDir
     from models.registry import Registry
     from training.settings import LoopSettings
 
-
 log = logging.getLogger(__name__)
-
-
-class LoopError(RuntimeError):
-    """The loop cannot run (no base dataset, nothing new to learn from, …)."""
 
 
 @dataclass

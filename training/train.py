@@ -18,10 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets.build import load_manifest
-
-
-class TrainingError(RuntimeError):
-    """Training could not start or resume (missing dataset, base weights, or run folder)."""
+from training.errors import TrainingError
 
 
 @dataclass(frozen=True)

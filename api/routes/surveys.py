@@ -32,8 +32,9 @@ from api.schemas import (
     UploadedFile,
 )
 from api.uploads import receive_files
-from cases.surveys import SURVEY_ROLES, SurveyNotFound, check_role
-from cases.uploads import UploadRejected, UploadWriter
+from cases.errors import SurveyNotFound, SurveyNotReady
+from cases.surveys import SURVEY_ROLES, check_role
+from cases.uploads import UploadWriter
 from inference.survey.report import geojson
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
@@ -66,7 +67,7 @@ async def upload_files(
     check_role(actor, SURVEY_ROLES, "uploading survey files")
     survey = await run_in_threadpool(store.get, survey_id)
     if survey.status in {"queued", "processing"}:
-        raise UploadRejected(f"survey {survey_id} is {survey.status}; upload when it has finished", 409)
+        raise SurveyNotReady(f"survey {survey_id} is {survey.status}; upload when it has finished")
     stored = await receive_files(
         request, lambda name: UploadWriter(settings.data_dir, survey_id, name, settings.survey)
     )
@@ -122,7 +123,7 @@ def report(survey_id: SurveyId, store: SurveyStoreDep, settings: SettingsDep, re
     """The findings as GeoJSON and the list of report files (HTML summary, overview, annotated images)."""
     survey = store.get(survey_id)
     if survey.status != "done":
-        raise UploadRejected(f"survey {survey_id} has no report yet (status {survey.status})", 409)
+        raise SurveyNotReady(f"survey {survey_id} has no report yet (status {survey.status})")
     names = {f.id: f.name for f in store.files(survey_id)}
     root = _report_dir(settings, survey_id)
     assets = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []

@@ -23,24 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cases.db import SQLITE_BEGIN_OPTION
 from cases.orm import CameraRow, CameraStatusRow
+from inference.errors import CameraConfigError, CameraExists, CameraNotFound
 from inference.streams.config import CameraConfig
 from models.config import format_errors
-
-
-class CameraNotFound(LookupError):
-    pass
-
-
-class CameraExists(ValueError):
-    pass
-
-
-class CameraConfigError(ValueError):
-    """Invalid camera configuration; `errors` holds one `path: message` line per problem."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("; ".join(errors))
 
 
 @dataclass(frozen=True)

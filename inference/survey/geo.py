@@ -19,15 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.errors import GeoError
+
 WGS84_A = 6_378_137.0
 WGS84_F = 1 / 298.257223563
 WGS84_E2 = WGS84_F * (2 - WGS84_F)
 DIAG_35MM = math.hypot(36.0, 24.0)  # the diagonal a "35 mm equivalent" focal length refers to (CIPA DC-008)
 MIN_DEPRESSION_DEG = 2.0  # a ray less than this far below the horizon hits the ground too far away to trust
-
-
-class GeoError(ValueError):
-    """A position cannot be computed: missing or impossible metadata, unknown CRS. The message says which."""
 
 
 def radii(lat_deg: float) -> tuple[float, float]:
