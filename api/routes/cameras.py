@@ -10,17 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi import APIRouter, Path, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.auth import ActorDep, ReaderDep
 from api.deps import ServiceDep, SettingsDep
+from api.errors import ResourceNotFound
 from cases.errors import PermissionDenied
 from cases.lifecycle import Actor, Role
+from inference.errors import CameraConfigError
 from inference.streams.config import CameraConfig
 from inference.streams.runner import snapshot_path
-from inference.streams.store import CameraExists, CameraNotFound, CameraStore, StoredCamera
+from inference.streams.store import CameraStore, StoredCamera
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -50,13 +52,6 @@ def _may_write(actor: Actor) -> None:
         raise PermissionDenied(f"changing cameras needs role admin; key {actor.name!r} has role {actor.role.value}")
 
 
-def _get(store: CameraStore, camera_id: str) -> StoredCamera:
-    try:
-        return store.get(camera_id)
-    except CameraNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-
-
 @router.get("", response_model=list[CameraOut])
 def list_cameras(service: ServiceDep, _reader: ReaderDep) -> list[CameraOut]:
     """Every camera with the status its worker last reported (null: no worker has run it yet)."""
@@ -69,16 +64,13 @@ def list_cameras(service: ServiceDep, _reader: ReaderDep) -> list[CameraOut]:
 def create_camera(body: CameraConfig, service: ServiceDep, actor: ActorDep) -> CameraOut:
     """Add a camera (admin). 409 if the id exists. Workers pick it up within `streams.cameras_refresh_s`."""
     _may_write(actor)
-    try:
-        return _out(_store(service).create(body), None)
-    except CameraExists as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return _out(_store(service).create(body), None)
 
 
 @router.get("/{camera_id}", response_model=CameraOut)
 def get_camera(camera_id: CameraId, service: ServiceDep, _reader: ReaderDep) -> CameraOut:
     store = _store(service)
-    return _out(_get(store, camera_id), store.status(camera_id))
+    return _out(store.get(camera_id), store.status(camera_id))
 
 
 @router.put("/{camera_id}", response_model=CameraOut)
@@ -86,25 +78,16 @@ def replace_camera(camera_id: CameraId, body: CameraConfig, service: ServiceDep,
     """Replace a camera's configuration (admin); its worker restarts it with the new one."""
     _may_write(actor)
     if body.id != camera_id:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"body id {body.id!r} differs from the path's {camera_id!r}"
-        )
+        raise CameraConfigError([f"body id {body.id!r} differs from the path's {camera_id!r}"])
     store = _store(service)
-    try:
-        cam = store.replace(body)
-    except CameraNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    return _out(cam, store.status(camera_id))
+    return _out(store.replace(body), store.status(camera_id))
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_camera(camera_id: CameraId, service: ServiceDep, actor: ActorDep) -> Response:
     """Remove a camera (admin); its worker stops it. Its cases stay."""
     _may_write(actor)
-    try:
-        _store(service).delete(camera_id)
-    except CameraNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    _store(service).delete(camera_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -113,15 +96,15 @@ def camera_status(camera_id: CameraId, service: ServiceDep, _reader: ReaderDep) 
     """state (connecting | streaming | reconnecting | stopped | ended), fps, frames, last_frame_at,
     reconnects, watchdog_restarts, last_error, events, worker, reported_at."""
     store = _store(service)
-    _get(store, camera_id)
+    store.get(camera_id)  # 404 for an unknown camera
     return store.status(camera_id) or {"state": "never reported"}
 
 
 @router.get("/{camera_id}/snapshot", response_class=FileResponse)
 def camera_snapshot(camera_id: CameraId, service: ServiceDep, settings: SettingsDep, _reader: ReaderDep) -> Any:
     """The camera's latest analysed frame with its tracked detections drawn (JPEG)."""
-    _get(_store(service), camera_id)
+    _store(service).get(camera_id)  # 404 for an unknown camera
     path = snapshot_path(settings.data_dir, camera_id)
     if not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"camera {camera_id!r} has no snapshot yet")
+        raise ResourceNotFound(f"camera {camera_id!r} has no snapshot yet")
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

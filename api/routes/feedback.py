@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ActorDep, ReaderDep
 from api.deps import ServiceDep
 from api.schemas import MAX_DB_INT
-from cases.feedback import Box, FeedbackError, FeedbackStore
+from cases.errors import FeedbackNotFound, PermissionDenied
+from cases.feedback import Box, FeedbackStore
 from cases.lifecycle import Role
 from cases.service import CaseService
 from models.registry import Registry, RegistryError
@@ -81,25 +82,20 @@ def _model_classes(service: CaseService) -> list[str] | None:
 @router.post("/corrections", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED)
 def correct(body: CorrectionIn, actor: ActorDep, service: ServiceDep, store: StoreDep) -> FeedbackOut:
     """Correct what the model found on an evidence frame; the full frame and model version are kept."""
-    try:
-        row = store.correct(
-            body.case_id,
-            [Box(b.class_name, b.xyxy) for b in body.boxes],
-            actor,
-            service.evidence_dir,
-            _model_classes(service),
-            observation_id=body.observation_id,
-        )
-    except FeedbackError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    row = store.correct(
+        body.case_id,
+        [Box(b.class_name, b.xyxy) for b in body.boxes],
+        actor,
+        service.evidence_dir,
+        _model_classes(service),
+        observation_id=body.observation_id,
+    )
     return _out(row)
 
 
 def _check_reader(reader: Any) -> None:
     if reader is not None and reader.role not in READ_ROLES:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"feedback is read by roles {sorted(r.value for r in READ_ROLES)}"
-        )
+        raise PermissionDenied(f"feedback is read by roles {sorted(r.value for r in READ_ROLES)}")
 
 
 @router.get("", response_model=list[FeedbackOut])
@@ -121,11 +117,8 @@ def feedback_image(
 ) -> FileResponse:
     """The full frame (JPEG) as stored for training."""
     _check_reader(reader)
-    try:
-        row = store.get(feedback_id)
-    except FeedbackError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    row = store.get(feedback_id)
     path = store.image_path(row)
     if not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"feedback frame {feedback_id}: image file gone")
+        raise FeedbackNotFound(f"feedback frame {feedback_id}: image file gone")
     return FileResponse(path, media_type="image/jpeg")

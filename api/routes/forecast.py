@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import ReaderDep
 from api.deps import ServiceDep, SettingsDep
-from cases.scoring.errors import ScorerFileError
+from api.errors import InvalidInput, ResourceNotFound
 from cases.scoring.registry import ForecastStore
 
 router = APIRouter(tags=["forecast"])
@@ -48,23 +48,19 @@ def get_forecast(
     `properties` of the collection give the period, cell size, categories and the forecast's version."""
     if category is not None and category not in service.taxonomy.categories:
         known = ", ".join(sorted(service.taxonomy.categories))
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown category {category!r}; known: {known}")
+        raise InvalidInput(f"unknown category {category!r}; known: {known}")
     store = forecast_store(settings.data_dir)
-    try:
-        card = store.latest(horizon, cell_m)
-        if card is None:
-            fitted = sorted({f"{c.horizon}/{c.cell_m:g} m" for c in store.cards()})
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND,
-                f"no {horizon} forecast fitted"
-                + (f" with cell_m={cell_m:g}" if cell_m is not None else "")
-                + f"; fitted: {', '.join(fitted) or 'none'} (see `cityeye scoring forecast --save`)",
-            )
-        geo = store.geojson(card)
-    except ScorerFileError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    card = store.latest(horizon, cell_m)  # a missing or corrupt stored forecast: ScorerFileError, 503
+    if card is None:
+        fitted = sorted({f"{c.horizon}/{c.cell_m:g} m" for c in store.cards()})
+        raise ResourceNotFound(
+            f"no {horizon} forecast fitted"
+            + (f" with cell_m={cell_m:g}" if cell_m is not None else "")
+            + f"; fitted: {', '.join(fitted) or 'none'} (see `cityeye scoring forecast --save`)"
+        )
+    geo = store.geojson(card)
     if category is not None and category not in card.categories:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"forecast {card.version} has no category {category!r}")
+        raise ResourceNotFound(f"forecast {card.version} has no category {category!r}")
     features = []
     for feature in geo["features"]:
         props = feature["properties"]

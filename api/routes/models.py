@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ActorDep, ReaderDep
 from api.deps import SettingsDep
+from api.errors import InvalidInput
 from cases.errors import PermissionDenied
 from cases.lifecycle import Actor, Role
 from models.notify import publish_production
-from models.registry import ModelVersion, PromotionRefused, Registry, RegistryError
+from models.registry import ModelVersion, Registry
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -32,10 +33,7 @@ def get_model(
     _reader: ReaderDep,
 ) -> ModelVersion:
     """One version with its metrics (mAP50/<class>, …)."""
-    try:
-        return Registry(settings.models_dir).get(version)
-    except RegistryError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return Registry(settings.models_dir).get(version)
 
 
 class PromoteIn(BaseModel):
@@ -64,14 +62,9 @@ def promote_model(
     val split drops more than the margin. Running workers pick the new version up between batches."""
     _check_role(actor, "promoting a model")
     if body.force and not body.note.strip():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a forced promotion needs a note saying why")
+        raise InvalidInput("a forced promotion needs a note saying why")
     margin = settings.loop.margin if body.margin is None else body.margin
-    try:
-        mv = Registry(settings.models_dir).promote(version, margin=margin, force=body.force)
-    except PromotionRefused as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except RegistryError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    mv = Registry(settings.models_dir).promote(version, margin=margin, force=body.force)
     mv = Registry(settings.models_dir).add_note(
         mv.version, f"promoted by {actor.name}" + (f": {body.note.strip()}" if body.note.strip() else "")
     )
@@ -83,9 +76,6 @@ def promote_model(
 def rollback_model(body: RollbackIn, settings: SettingsDep, actor: ActorDep) -> ModelVersion:
     """Production goes back to the version that was production before the current one."""
     _check_role(actor, "rolling back the model")
-    try:
-        mv = Registry(settings.models_dir).rollback(note=f"by {actor.name}" + (f": {body.note}" if body.note else ""))
-    except RegistryError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    mv = Registry(settings.models_dir).rollback(note=f"by {actor.name}" + (f": {body.note}" if body.note else ""))
     publish_production(settings.redis_url, mv.version)
     return mv

@@ -13,15 +13,17 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
 from pydantic import BaseModel
 
 from api.auth import ActorDep
 from api.deps import ServiceDep
+from api.errors import InputTooLarge, InvalidInput
+from cases.errors import PermissionDenied
 from cases.lifecycle import Action, Role
 from inference.event import Event, EvidenceImage
 from inference.frame import GeoContext
-from inference.sources import MediaError, decode_image
+from inference.sources import decode_image
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 REPORT_ROLES = frozenset({Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN})
@@ -36,10 +38,6 @@ class ReportResult(BaseModel):
     duplicate: bool
     event_id: str
     url: str
-
-
-def _bad(msg: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=msg)
 
 
 @router.post("", response_model=ReportResult, status_code=status.HTTP_201_CREATED)
@@ -58,26 +56,23 @@ def create_report(
 ) -> ReportResult:
     """Report a problem by hand (inspector, operator, shift_lead, admin): 201 with the case it opened or joined."""
     if actor.role not in REPORT_ROLES:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"role {actor.role} may not file reports")
+        raise PermissionDenied(f"role {actor.role} may not file reports")
     if "\x00" in description or "\x00" in client_ref:
-        raise _bad("text fields must not contain NUL characters")
+        raise InvalidInput("text fields must not contain NUL characters")
     now = datetime.now(UTC)
     seen = observed_at or now
     if seen.tzinfo is None or seen.utcoffset() is None:
-        raise _bad("observed_at must carry a time zone, e.g. 2026-11-24T08:00:00+08:00")
+        raise InvalidInput("observed_at must carry a time zone, e.g. 2026-11-24T08:00:00+08:00")
     if seen > now:
-        raise _bad("observed_at is in the future")
+        raise InvalidInput("observed_at is in the future")
     evidence: tuple[EvidenceImage, ...] = ()
     bbox = (0.0, 0.0, 0.0, 0.0)
     if photo is not None and (photo.filename or photo.size):
         data = photo.file.read(MAX_PHOTO_BYTES + 1)
         if len(data) > MAX_PHOTO_BYTES:
-            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail="photo larger than 20 MB")
+            raise InputTooLarge("photo larger than 20 MB")
         photo.file.seek(0)
-        try:
-            image = decode_image(photo.file, "photo", MAX_PHOTO_PIXELS)
-        except MediaError as exc:
-            raise _bad(str(exc)) from exc
+        image = decode_image(photo.file, "photo", MAX_PHOTO_PIXELS)  # unreadable: MediaError, 422
         h, w = image.shape[:2]
         bbox = (0.0, 0.0, float(w), float(h))
         evidence = (EvidenceImage(image, kind="frame"),)
