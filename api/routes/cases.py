@@ -291,133 +291,111 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
     return int(value)
 
 
-def _act(
-    service: CaseService,
-    case_id: int,
-    action: Action,
-    actor: Actor,
-    body: ActionBody | NoteBody,
-    if_match: str | None,
-    request: Request,
-    response: Response,
-    **kwargs: Any,
-) -> CaseDetail:
-    version = None if isinstance(body, NoteBody) else _version(body.version, if_match)
-    service.act(case_id, action, actor, version=version, note=body.note, **kwargs)
-    return _detail(service, case_id, request, response, None)
+@dataclass(frozen=True)
+class Caller:
+    """Who acts, through which service, for which request: what every action route needs."""
+
+    actor: Actor
+    service: CaseService
+    request: Request
+    response: Response
+
+    def detail(self, case_id: int) -> CaseDetail:
+        """The case as GET /cases/{id} shows it (its version in the ETag header)."""
+        return _detail(self.service, case_id, self.request, self.response, None)
+
+
+def get_caller(actor: ActorDep, service: ServiceDep, request: Request, response: Response) -> Caller:
+    return Caller(actor, service, request, response)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """An action on the case of the path; `if_match` is the version the caller read (None for notes)."""
+
+    case_id: int
+    caller: Caller
+    if_match: str | None = None
+
+    def __call__(self, action: Action, body: ActionBody | NoteBody, **kwargs: Any) -> CaseDetail:
+        version = None if isinstance(body, NoteBody) else _version(body.version, self.if_match)
+        self.caller.service.act(self.case_id, action, self.caller.actor, version=version, note=body.note, **kwargs)
+        return self.caller.detail(self.case_id)
+
+
+def case_note(case_id: CaseId, caller: CallerDep) -> CaseAction:
+    """A note on the case of the path: no version needed."""
+    return CaseAction(case_id, caller)
+
+
+NoteDep = Annotated[CaseAction, Depends(case_note)]
+
+
+def case_action(note: NoteDep, if_match: IfMatch = None) -> CaseAction:
+    """A state-changing action on the case of the path, with the version from If-Match (or the body)."""
+    return CaseAction(note.case_id, note.caller, if_match)
+
+
+ActionDep = Annotated[CaseAction, Depends(case_action)]
 
 
 @router.post("/{case_id}/register", response_model=CaseDetail, responses=CONFLICTS)
-def register(
-    case_id: CaseId,
-    body: RegisterBody,
-    actor: ActorDep,
-    service: ServiceDep,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
+def register(body: RegisterBody, act: ActionDep) -> CaseDetail:
     """立案: accept a detected case (operator, shift_lead, admin); optionally set its district."""
-    return _act(service, case_id, Action.REGISTER, actor, body, if_match, request, response, district=body.district)
+    return act(Action.REGISTER, body, district=body.district)
 
 
 @router.post("/{case_id}/dispatch", response_model=CaseDetail, responses=CONFLICTS)
-def dispatch(
-    case_id: CaseId,
-    body: DispatchBody,
-    actor: ActorDep,
-    service: ServiceDep,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
+def dispatch(body: DispatchBody, act: ActionDep) -> CaseDetail:
     """派遣: send a registered case to a department, or hand a dispatched one to another department
     (dispatcher, shift_lead, admin)."""
-    return _act(service, case_id, Action.DISPATCH, actor, body, if_match, request, response, department=body.department)
+    return act(Action.DISPATCH, body, department=body.department)
 
 
 @router.post("/{case_id}/handled", response_model=CaseDetail, responses=CONFLICTS)
-def handled(
-    case_id: CaseId,
-    body: ActionBody,
-    actor: ActorDep,
-    service: ServiceDep,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
+def handled(body: ActionBody, act: ActionDep) -> CaseDetail:
     """处置: the department reports the problem handled (department, admin)."""
-    return _act(service, case_id, Action.HANDLED, actor, body, if_match, request, response)
+    return act(Action.HANDLED, body)
 
 
 @router.post("/{case_id}/verify", response_model=CaseDetail, responses=CONFLICTS)
-def verify(
-    case_id: CaseId,
-    body: VerifyBody,
-    actor: ActorDep,
-    service: ServiceDep,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
+def verify(body: VerifyBody, act: ActionDep) -> CaseDetail:
     """核查: the inspector's verdict (inspector, shift_lead, admin). confirmed (on a handled case) → verified;
     false_positive or duplicate (on any open case before verified) → dismissed."""
-    return _act(service, case_id, Action.VERIFY, actor, body, if_match, request, response, verdict=body.verdict)
+    return act(Action.VERIFY, body, verdict=body.verdict)
 
 
 @router.post("/{case_id}/close", response_model=CaseDetail, responses=CONFLICTS)
-def close(
-    case_id: CaseId,
-    body: ActionBody,
-    actor: ActorDep,
-    service: ServiceDep,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
+def close(body: ActionBody, act: ActionDep) -> CaseDetail:
     """结案: close a verified case (operator, shift_lead, admin)."""
-    return _act(service, case_id, Action.CLOSE, actor, body, if_match, request, response)
+    return act(Action.CLOSE, body)
 
 
 @router.post("/{case_id}/dismiss", response_model=CaseDetail, responses=CONFLICTS)
-def dismiss(
-    case_id: CaseId,
-    body: DismissBody,
-    actor: ActorDep,
-    service: ServiceDep,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
+def dismiss(body: DismissBody, act: ActionDep) -> CaseDetail:
     """作废: dismiss an open case, saying why (operator, shift_lead, admin)."""
-    return _act(service, case_id, Action.DISMISS, actor, body, if_match, request, response)
+    return act(Action.DISMISS, body)
 
 
 @router.post("/{case_id}/notes", response_model=CaseDetail, responses=CONFLICTS)
-def add_note(
-    case_id: CaseId, body: NoteBody, actor: ActorDep, service: ServiceDep, request: Request, response: Response
-) -> CaseDetail:
+def add_note(body: NoteBody, act: NoteDep) -> CaseDetail:
     """Add a note to the audit log (any role, any status); the case itself does not change."""
-    return _act(service, case_id, Action.NOTE, actor, body, None, request, response)
+    return act(Action.NOTE, body)
 
 
 @router.post("/merge", response_model=CaseDetail, responses=CONFLICTS)
-def merge(
-    body: MergeBody,
-    actor: ActorDep,
-    service: ServiceDep,
-    request: Request,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CaseDetail:
+def merge(body: MergeBody, caller: CallerDep, if_match: IfMatch = None) -> CaseDetail:
     """Merge `source_id` into `target_id` (one problem reported twice): the source's observations and evidence
     move to the target, the source is dismissed as a duplicate. Returns the target (operator, shift_lead, admin)."""
-    service.merge(
+    caller.service.merge(
         body.source_id,
         body.target_id,
-        actor,
+        caller.actor,
         version=_version(body.version, if_match),
         target_version=body.target_version,
         note=body.note,
     )
-    return _detail(service, body.target_id, request, response, None)
+    return caller.detail(body.target_id)
