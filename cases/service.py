@@ -93,8 +93,10 @@ class CaseService:
         self._queries = CaseQueries(session_factory, taxonomy, settings.api.page_size_max, self.now)
         if settings.scoring.live:
             from cases.scoring.live import LiveScorer
+            from cases.scoring.registry import scorer_store
 
-            self.change_listeners.append(LiveScorer(session_factory, settings, taxonomy, self.now))
+            scorer = LiveScorer(session_factory, settings.scoring, taxonomy, scorer_store(settings.paths), self.now)
+            self.change_listeners.append(scorer)
 
     @property
     def evidence_dir(self) -> Path:

@@ -104,7 +104,7 @@ class ScoringSettings(StrictModel):
         default=None,
         ge=60,
         description="scale-out: refit the scorer (and the forecasts) from the case store's verdicts this often "
-        "(Celery beat, `cases.scoring.refit`); null: only by `cityeye scoring fit --db`",
+        "(Celery beat, `cityeye.scoring.refit`); null: only by `cityeye scoring fit --db`",
     )
     min_verdicts: int = Field(
         default=300, ge=1, description="verdicts needed before the learned model is tried against the prior"

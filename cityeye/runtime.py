@@ -11,8 +11,8 @@ and never fetch globals or build services themselves. Who builds one:
 
 Building one: the engine for `database_url` (default: SQLite in the data dir), migrations to head, the taxonomy,
 the case service with its webhook delivery wired (a thread of this process in the embedded default, Celery runs
-in scale-out), the API-key, survey and feedback stores, the detector registry, and the job queue. `close()` stops
-what it started and disposes of the engine.
+in scale-out), the API-key, survey and feedback stores, the registries (detectors, scorers, forecasts), the live
+scorer, and the job queue. `close()` stops what it started and disposes of the engine.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Literal
 from cases.auth import ApiKeys
 from cases.db import make_engine, migrate, session_factory
 from cases.feedback import FeedbackStore
+from cases.scoring.live import LiveScorer
+from cases.scoring.registry import ForecastStore, ScorerStore, forecast_store, scorer_store
 from cases.service import CaseService
 from cases.surveys import SurveyStore
 from models.datadir import DataDir
@@ -54,6 +56,9 @@ class Runtime:
     surveys: SurveyStore
     feedback: FeedbackStore
     detectors: Registry
+    scorers: ScorerStore
+    forecasts: ForecastStore
+    live_scorer: LiveScorer
     jobs: JobQueue
     webhooks: WebhookDeliverer | None = None
     _closed: bool = field(default=False, repr=False)
@@ -78,6 +83,7 @@ class Runtime:
                 migrate(settings, engine)
             taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
             sessions = session_factory(engine)
+            scorers = scorer_store(paths)
             service = CaseService(sessions, settings, taxonomy)
             deliverer = None
             if webhooks != "off":
@@ -96,6 +102,9 @@ class Runtime:
             surveys=SurveyStore(sessions),
             feedback=FeedbackStore(sessions, paths.feedback),
             detectors=Registry(paths.models),
+            scorers=scorers,
+            forecasts=forecast_store(paths),
+            live_scorer=LiveScorer(sessions, settings.scoring, taxonomy, scorers, service.now),
             jobs=jobs(),
             webhooks=deliverer,
         )

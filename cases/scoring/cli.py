@@ -2,7 +2,8 @@
 
 The history is a simulated city (a JSON Lines file written by `scoring simulate`, or simulated on the fly from
 `--days` and `--seed`) or, with `--db`, the case store itself: its verdicts (fit) and confirmed cases (forecast).
-`fit --db` is the embedded-mode twin of the periodic refit (`cases.scoring.tasks`).
+`fit --db` is the embedded-mode twin of the periodic refit (the job `cityeye.scoring.refit`; the logic is
+`cases.scoring.lifecycle`). The commands that touch the case store take its services from a `Runtime`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
     from cases.scoring.registry import ScorerStore
     from cases.scoring.simulate import SimCase
     from cityeye.config import Settings
-    from models.taxonomy import Taxonomy
+    from cityeye.runtime import Runtime
 
 
 @contextmanager
@@ -60,9 +59,16 @@ def _history(args: argparse.Namespace, settings: Settings) -> list[SimCase]:
 
 
 def _store(settings: Settings) -> ScorerStore:
-    from cases.scoring.registry import ScorerStore
+    from cases.scoring.registry import scorer_store
 
-    return ScorerStore(settings.data_dir / "scorers")
+    return scorer_store(settings.paths)
+
+
+def _runtime(settings: Settings) -> Runtime:
+    """The case store's services (engine, migrations, taxonomy, live scorer) for a command that needs them."""
+    from cityeye.runtime import Runtime
+
+    return Runtime.from_settings(settings, webhooks="off")
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,33 +81,18 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _sessions(settings: Settings) -> sessionmaker[Session]:
-    from cases.db import make_engine, migrate, session_factory
-
-    engine = make_engine(settings)
-    migrate(settings, engine)
-    return session_factory(engine)
-
-
-def _taxonomy(settings: Settings) -> Taxonomy:
-    from models.taxonomy import load_taxonomy
-
-    return load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
-
-
 def cmd_fit(args: argparse.Namespace, settings: Settings) -> int:
     import numpy as np
 
     if args.db:
-        from cases.scoring.tasks import refit_store, rescore_open
+        from cases.scoring.lifecycle import refit_store, rescore_open
 
-        sessions, taxonomy = _sessions(settings), _taxonomy(settings)
         promote = settings.scoring.auto_promote and not args.no_promote
-        with _threads(args.threads):
-            report = refit_store(settings, sessions, taxonomy, promote=promote)
+        with _runtime(settings) as rt, _threads(args.threads):
+            report = refit_store(rt.sessions, rt.taxonomy, settings.scoring, rt.scorers, rt.forecasts, promote=promote)
             print("\n".join(report.lines()))
             if report.promoted:
-                print(f"{rescore_open(settings, sessions, taxonomy)} open cases rescored")
+                print(f"{rescore_open(rt.live_scorer)} open cases rescored")
         return 0
 
     from cases.scoring.features import FeatureBuilder, FeatureConfig, Verdict, VerdictHistory
@@ -116,7 +107,7 @@ def cmd_fit(args: argparse.Namespace, settings: Settings) -> int:
     with _threads(args.threads):
         selection = fit_scorer(fm, y, _categories(settings), SelectionConfig(min_verdicts=args.min_verdicts))
     card = _store(settings).save(selection, config)
-    print(f"scorer {card.version} ({card.kind}) saved to {settings.data_dir / 'scorers' / card.version}")
+    print(f"scorer {card.version} ({card.kind}) saved to {settings.paths.scorers / card.version}")
     print(selection.reason)
     return 0
 
@@ -136,12 +127,13 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
     from cases.scoring.evaluate import occurrences
     from cases.scoring.forecast import fit_forecast
-    from cases.scoring.registry import ForecastStore
+    from cases.scoring.registry import forecast_store
 
     if args.db:
         from cases.scoring.live import store_occurrences
 
-        occ, source = store_occurrences(_sessions(settings)), "case store"
+        with _runtime(settings) as rt:
+            occ, source = store_occurrences(rt.sessions), "case store"
     else:
         occ, source = occurrences(_history(args, settings)), "history"
     horizon = 1 if args.horizon == "day" else 7
@@ -149,7 +141,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
         fitted = fit_forecast(occ, _categories(settings), horizon, args.cell_m, args.min_total)
     geo = fitted.geojson
     if args.save:
-        card = ForecastStore(settings.data_dir / "forecasts").save(
+        card = forecast_store(settings.paths).save(
             fitted.forecaster, geo, horizon=args.horizon, history_days=fitted.history_days, source=source
         )
         print(f"forecast {card.version} saved ({card.period_start} .. {card.period_end}); GET /forecast serves it")
@@ -200,25 +192,28 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
-    from cases.scoring.tasks import rescore_open
+def _rescore_open(settings: Settings) -> int:
+    from cases.scoring.lifecycle import rescore_open
 
+    with _runtime(settings) as rt:
+        return rescore_open(rt.live_scorer)
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
     card = _store(settings).promote(args.version)
     print(f"scorer {card.version} ({card.kind}) promoted to production")
     if not args.no_rescore:
-        print(f"{rescore_open(settings, _sessions(settings), _taxonomy(settings))} open cases rescored")
+        print(f"{_rescore_open(settings)} open cases rescored")
     return 0
 
 
 def cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
-    from cases.scoring.tasks import rescore_open
-
     store = _store(settings)
     if store.production() is None:
         from cases.scoring.errors import ScorerFileError
 
         raise ScorerFileError(f"no production scorer in {store.root}; `cityeye scoring promote VERSION` first")
-    print(f"{rescore_open(settings, _sessions(settings), _taxonomy(settings))} open cases rescored")
+    print(f"{_rescore_open(settings)} open cases rescored")
     return 0
 
 

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
@@ -44,11 +44,9 @@ from cases.scoring.forecast import Occurrence
 from cases.scoring.model import Scorer
 from cases.scoring.priority import Reason, SlaState, explain_many, sla_urgency
 from cases.scoring.registry import ScorerCard, ScorerStore
+from cases.settings import ScoringSettings
 from cases.status import OPEN_STATUSES, CaseStatus
 from models.taxonomy import Taxonomy
-
-if TYPE_CHECKING:
-    from cityeye.config import Settings
 
 log = logging.getLogger(__name__)
 CHUNK = 500
@@ -68,10 +66,6 @@ _WRITE = (
         updated_at=_C.updated_at,  # a new score is not a change of the case (no `onupdate`)
     )
 )
-
-
-def scorer_store(settings: Settings) -> ScorerStore:
-    return ScorerStore(settings.data_dir / "scorers")
 
 
 def source_kind(source_ids: Iterable[str]) -> SourceKind:
@@ -168,20 +162,24 @@ def reason_json(reasons: Sequence[Reason]) -> list[dict[str, Any]]:
 
 
 class LiveScorer:
-    """The promoted scorer on the case store. Thread-safe; reloads when another version is promoted."""
+    """The promoted scorer on the case store. Thread-safe; reloads when another version is promoted.
+
+    `store` is the scorer registry (`ScorerStore(DataDir(...).scorers)`), `scoring` the scoring settings.
+    """
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        settings: Settings,
+        scoring: ScoringSettings,
         taxonomy: Taxonomy,
+        store: ScorerStore,
         clock: Callable[[], datetime] | None = None,
     ):
         self._sessions = sessions
-        self._settings = settings
+        self._scoring = scoring
         self._taxonomy = taxonomy
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.store = scorer_store(settings)
+        self.store = store
         self._lock = threading.Lock()
         self._active: tuple[float, Active | None] | None = None
 
@@ -242,7 +240,7 @@ class LiveScorer:
         times = [max(now, s.last_seen) for s in snaps]
         fm = FeatureBuilder(active.scorer.categories, cfg).transform(snaps, history, times)
         p = active.scorer.predict(fm)
-        reasons = explain_many(active.scorer, fm.X, cfg, self._settings.scoring.top_reasons)
+        reasons = explain_many(active.scorer, fm.X, cfg, self._scoring.top_reasons)
         return [
             LiveScore(s.case_id, float(p[i]), float(p[i]) * int(info[s.case_id].severity), reasons[i])
             for i, s in enumerate(snaps)

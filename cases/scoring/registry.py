@@ -35,9 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from cases.scoring.errors import FeatureMismatch, ScorerFileError
 from cases.scoring.features import FEATURE_NAMES, SOURCE_KINDS, ZONES, FeatureConfig
 from cases.scoring.model import Scorer, Selection
+from models.datadir import DataDir
 from models.versions import CardLayout, Promotion, Stage, VersionRegistry, atomic_write, now_iso, sha256_file
 
-__all__ = ["ForecastCard", "ForecastStore", "Promotion", "ScorerCard", "ScorerStore"]
+__all__ = ["ForecastCard", "ForecastStore", "Promotion", "ScorerCard", "ScorerStore", "forecast_store", "scorer_store"]
 
 CARD = "card.json"
 PICKLE = "scorer.joblib"
@@ -248,3 +249,13 @@ class ForecastStore:
             raise ScorerFileError(f"forecast {card.version}: {path} is missing or corrupt")
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return data
+
+
+def scorer_store(paths: DataDir) -> ScorerStore:
+    """The data dir's scorer registry."""
+    return ScorerStore(paths.scorers)
+
+
+def forecast_store(paths: DataDir) -> ForecastStore:
+    """The data dir's forecast registry."""
+    return ForecastStore(paths.forecasts)

@@ -39,7 +39,7 @@ TASK_MODULES: list[str] = [
     "cases.tasks",
     "cases.ingest_queue",
     "inference.survey.tasks",
-    "cases.scoring.tasks",
+    "cityeye.jobs.scoring",
     "cityeye.jobs.loop",
 ]
 
@@ -48,7 +48,7 @@ PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {
     # webhook retries (and anything an enqueue missed), only when webhooks are configured
     "webhooks": ("cases.deliver_webhooks", lambda s: s.push.poll_s if s.push.webhooks else None),
     # scorer and forecast refit from the case store's verdicts (then rescoring of the open cases)
-    "scoring_refit": ("cases.scoring.refit", lambda s: s.scoring.refit_every_s),
+    "scoring_refit": ("cityeye.scoring.refit", lambda s: s.scoring.refit_every_s),
     # the data team's loop: feedback dataset → retrain from production → compare → candidate (never promotes)
     "loop": ("cityeye.loop.run", lambda s: s.loop.every_h * 3600 if s.loop.every_h else None),
 }

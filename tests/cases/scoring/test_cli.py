@@ -1,3 +1,5 @@
+"""`cityeye scoring ...` (cityeye/commands/scoring.py) and the scoring jobs (cityeye/jobs/scoring.py)."""
+
 from __future__ import annotations
 
 import json
@@ -89,14 +91,18 @@ def test_fit_db_promote_rescore_and_forecast_save(tmp_path, capsys):
 
 
 def test_refit_is_a_periodic_task_and_rescore_skips_stale_versions(tmp_path):
-    from cases.scoring import tasks
     from cases.scoring.registry import ScorerStore
     from cityeye.config import ScoringSettings, Settings
-    from cityeye.tasks import make_celery, set_settings, shutdown_embedded
+    from cityeye.jobs import TASK_MODULES, make_celery, set_settings, shutdown_embedded
+    from cityeye.jobs import scoring as tasks
 
     assert "scoring_refit" not in make_celery(Settings(data_dir=tmp_path)).conf.beat_schedule
     beat = make_celery(Settings(data_dir=tmp_path, scoring=ScoringSettings(refit_every_s=3600))).conf.beat_schedule
-    assert beat["scoring_refit"] == {"task": "cases.scoring.refit", "schedule": 3600.0}
+    assert beat["scoring_refit"] == {"task": "cityeye.scoring.refit", "schedule": 3600.0}
+    assert "cityeye.jobs.scoring" in TASK_MODULES and (tasks.refit.name, tasks.rescore.name) == (
+        "cityeye.scoring.refit",
+        "cityeye.scoring.rescore",
+    )
 
     settings, engine = _case_store(tmp_path / "data", n=2)
     set_settings(settings)

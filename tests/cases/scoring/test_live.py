@@ -19,11 +19,11 @@ from cases.lifecycle import Actor, Role
 from cases.orm import Case
 from cases.scoring.errors import ScorerFileError
 from cases.scoring.features import FeatureConfig
+from cases.scoring.lifecycle import refit_store, rescore_open
 from cases.scoring.live import LiveScorer, score_parts
 from cases.scoring.model import Selection, fit_prior
 from cases.scoring.prior import DEFAULT_A, DEFAULT_C
-from cases.scoring.registry import ScorerStore
-from cases.scoring.tasks import refit_store, rescore_open
+from cases.scoring.registry import ForecastStore, ScorerStore
 from cases.service import CaseService
 from cityeye.config import ScoringSettings, Settings
 from models.taxonomy import load_taxonomy
@@ -42,6 +42,10 @@ def prior_selection(fitted: Fitted) -> Selection:
 def default_prior(max_confidence: float, persistence_h: float) -> float:
     z = DEFAULT_A + math.log(max_confidence / (1 - max_confidence)) + DEFAULT_C * math.log1p(persistence_h)
     return 1 / (1 + math.exp(-z))
+
+
+def live_scorer(service: CaseService, store: ScorerStore) -> LiveScorer:
+    return LiveScorer(service.sessions, service.settings.scoring, service.taxonomy, store, service.now)
 
 
 @pytest.fixture
@@ -69,7 +73,7 @@ def service(engine: Engine, settings: Settings, clock: Clock) -> CaseService:
 
 @pytest.fixture
 def store(settings: Settings) -> ScorerStore:
-    return ScorerStore(settings.data_dir / "scorers")
+    return ScorerStore(settings.paths.scorers)
 
 
 def stored(engine: Engine, case_id: int) -> Case:
@@ -125,7 +129,7 @@ def test_a_batch_is_scored_once_and_equals_scoring_one_by_one(
     results = service.ingest_many(events)
     assert calls == [[r.case_id for r in results]]  # one notification for the whole batch
     batch = {r.case_id: stored(engine, r.case_id).p_confirmed for r in results}
-    scorer = LiveScorer(service.sessions, settings, service.taxonomy, clock)
+    scorer = LiveScorer(service.sessions, settings.scoring, service.taxonomy, store, clock)
     for case_id in batch:
         scorer.score_cases([case_id])
         assert stored(engine, case_id).p_confirmed == batch[case_id]
@@ -170,7 +174,7 @@ def test_promotion_rescores_the_open_cases(
     learned = store.save(fitted.selection, FeatureConfig())
     store.promote(learned.version)
     assert store.stage(prior.version) == "archived" and store.stage(learned.version) == "production"
-    assert rescore_open(settings, service.sessions, service.taxonomy) == 3
+    assert rescore_open(live_scorer(service, store)) == 3
     new = [stored(engine, i) for i in ids]
     assert [c.scorer_version for c in new] == [learned.version] * 3
     assert [c.p_confirmed for c in new] != old
@@ -243,12 +247,13 @@ def test_refit_from_the_case_store_starts_with_the_prior_and_promotes_it(
     ids = [service.ingest(make_event(geo=north_of(200 * i), source_id=f"cam-{i}")).case_id for i in range(4)]
     case = stored(engine, ids[0])
     service.act(ids[0], "verify", ADMIN, version=case.version, verdict="false_positive")
-    report = refit_store(settings, service.sessions, service.taxonomy, promote=True)
+    store = ScorerStore(settings.paths.scorers)
+    forecasts = ForecastStore(settings.paths.forecasts)
+    report = refit_store(service.sessions, service.taxonomy, settings.scoring, store, forecasts, promote=True)
     assert (report.kind, report.verdicts, report.promoted) == ("prior", 1, True)
     assert report.skipped and "forecast_min_days" in report.skipped[0]  # one day of history: no forecast yet
-    store = ScorerStore(settings.data_dir / "scorers")
     assert store.production() == report.version
-    assert rescore_open(settings, service.sessions, service.taxonomy) == 3  # the dismissed one is not open
+    assert rescore_open(live_scorer(service, store)) == 3  # the dismissed one is not open
     assert {stored(engine, i).scorer_version for i in ids[1:]} == {report.version}
 
 
