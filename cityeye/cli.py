@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cityeye.commands import config, data, loop, models, run, streams, survey, train, worker
+from cityeye.commands import config, data, loop, models, run, scoring, streams, survey, train, worker
 from cityeye.commands.common import UserError
 from cityeye.config import ConfigError, Settings, load_settings
 
@@ -34,9 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     from cases.keys_cli import add_parser as add_keys_parser
 
     add_keys_parser(sub)
-    from cases.scoring.cli import add_parser as add_scoring_parser
-
-    add_scoring_parser(sub)
+    scoring.add_parser(sub)
     from cases.retention_cli import add_parser as add_cases_parser
 
     add_cases_parser(sub)
