@@ -40,7 +40,7 @@ def mosaic(seed: int, cols: int = 5, rows: int = 5, cell: tuple[int, int] = (800
 
 
 def recall(gt: np.ndarray, xyxy: np.ndarray, cls: np.ndarray) -> float:
-    from inference.rules import iou
+    from inference.persistence import iou
 
     used = np.zeros(len(xyxy), bool)
     hit = 0

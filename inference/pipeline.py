@@ -16,10 +16,10 @@ from typing import Protocol
 
 from inference.detections import Detections
 from inference.event import Event
+from inference.files import MediaError, image_frames, list_media, media_kind, video_frames
 from inference.frame import Frame
-from inference.rules import PersistenceRule
+from inference.persistence import PersistenceRule
 from inference.settings import PersistenceSettings
-from inference.sources import MediaError, image_frames, list_media, media_kind, video_frames
 from models.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)

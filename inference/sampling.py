@@ -28,7 +28,7 @@ import numpy as np
 from cases.feedback import Box
 from inference.detections import Detections
 from inference.frame import Frame
-from inference.rules import iou
+from inference.persistence import iou
 from inference.settings import SamplingSettings
 
 log = logging.getLogger(__name__)

@@ -64,7 +64,7 @@ def size_recall(
     model: Any, images: list[Path], names: list[str], imgsz: int, conf: float, batch: int = 16
 ) -> dict[str, dict[str, list[int]]]:
     """Per class and size bucket: [ground-truth boxes found, ground-truth boxes] at confidence `conf`."""
-    from inference.rules import iou
+    from inference.persistence import iou
 
     out: dict[str, dict[str, list[int]]] = {n: {b[0]: [0, 0] for b in SIZE_BUCKETS} for n in names}
     for i in range(0, len(images), batch):

@@ -22,8 +22,8 @@ from api.errors import InputTooLarge, InvalidInput
 from cases.errors import PermissionDenied
 from cases.lifecycle import Action, Role
 from inference.event import Event, EvidenceImage
+from inference.files import decode_image
 from inference.frame import GeoContext
-from inference.sources import decode_image
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 REPORT_ROLES = frozenset({Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN})

@@ -27,8 +27,8 @@ def _case_service(settings: Settings) -> tuple[CaseService, Taxonomy]:
 
 def _run_pipeline(path: Path, settings: Settings, quiet: bool = False) -> tuple[PipelineReport, CaseService, Taxonomy]:
     from inference.detector import Detector
+    from inference.files import list_media
     from inference.pipeline import FilePipeline, FileReport
-    from inference.sources import list_media
 
     list_media(path)  # a missing or unsupported path fails here, before any model loads
     offline(settings)

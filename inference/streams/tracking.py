@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 
 from inference.detections import Detections
-from inference.rules import iou
+from inference.persistence import iou
 
 
 @dataclass

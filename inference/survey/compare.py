@@ -18,8 +18,8 @@ from cases.orm import Permit, SurveyFile
 from cases.surveys import FindingRow
 from inference.detections import Detections
 from inference.event import Event
+from inference.files import MediaError
 from inference.frame import Frame
-from inference.sources import MediaError
 from inference.survey import change, media
 from inference.survey.context import IMAGE_KINDS, SurveyContext
 from inference.survey.findings import CONSTRUCTION, Findings, context_snapshot, distance_m, to_geo

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.sources import MAX_PIXELS, MediaError, read_image
+from inference.files import MAX_PIXELS, MediaError, read_image
 from inference.survey.geo import CameraPose, GeoError, RasterGeo
 from inference.survey.metadata import read_photo_meta
 

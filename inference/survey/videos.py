@@ -18,11 +18,11 @@ from cases.orm import SurveyFile
 from cases.surveys import FindingRow
 from inference.detections import Detections
 from inference.event import Event
+from inference.files import video_frames
 from inference.frame import Frame, GeoContext
+from inference.persistence import PersistenceRule
 from inference.pipeline import FrameSampler
-from inference.rules import PersistenceRule
 from inference.settings import PersistenceSettings
-from inference.sources import video_frames
 from inference.survey import media
 from inference.survey.context import SurveyContext, flight_value
 from inference.survey.findings import CONSTRUCTION, Findings, context_snapshot, distance_m, to_geo

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cityeye.config import DetectorSettings
 from datasets.synthetic import TimelineItem
-from inference.sources import video_frames
+from inference.files import video_frames
 from inference.streams.config import CameraConfig
 from inference.streams.worker import StreamWorker, default_holder
 from tests.inference.streams.conftest import camera, stream_settings

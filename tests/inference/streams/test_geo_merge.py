@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from datasets.synthetic import TimelineItem
-from inference.sources import video_frames
+from inference.files import video_frames
 from inference.streams.config import CameraConfig
 from inference.streams.runner import DetectorHolder
 from inference.streams.worker import StreamWorker

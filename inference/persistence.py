@@ -1,4 +1,5 @@
-"""Rules: decide when detections of a case category are a real problem, and raise an `Event`.
+"""The file pipeline's persistence rule: decide when detections of a case category are a real problem, and raise
+an `Event`.
 
 The spine's rule is persistence: an object of a case category seen in at least `min_frames` frames
 within `window_s` seconds (matched frame to frame by box overlap) is an event, raised once per object.
