@@ -40,14 +40,14 @@ def mosaic(seed: int, cols: int = 5, rows: int = 5, cell: tuple[int, int] = (800
 
 
 def recall(gt: np.ndarray, xyxy: np.ndarray, cls: np.ndarray) -> float:
-    from inference.persistence import iou
+    from inference.detections import box_iou
 
     used = np.zeros(len(xyxy), bool)
     hit = 0
     for g in gt:
         cand = np.where((cls == int(g[0])) & ~used)[0]
         if len(cand):
-            ious = iou(g[None, 1:], xyxy[cand])[0]
+            ious = box_iou(g[None, 1:], xyxy[cand])[0]
             j = int(np.argmax(ious))
             if ious[j] >= 0.5:
                 used[cand[j]] = True

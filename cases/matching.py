@@ -41,9 +41,10 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from cases.geometry import box_iou, degrees_box, haversine_m
+from cases.geometry import degrees_box, haversine_m
 from cases.orm import Case
 from cases.status import OPEN_STATUSES, CaseStatus
+from inference.detections import box_iou
 from inference.event import Event
 from models.taxonomy import Category
 
@@ -297,7 +298,7 @@ def match_key(case: Row, event: Event, category: Category, overlap_iou: float) -
         return (0, d, recency) if d <= category.merge_radius_m else None
     if case["source_id"] != event.source_id:
         return None
-    iou = box_iou((case["x1"], case["y1"], case["x2"], case["y2"]), event.bbox)
+    iou = float(box_iou([(case["x1"], case["y1"], case["x2"], case["y2"])], [event.bbox])[0, 0])
     return (1, -iou, recency) if iou >= overlap_iou else None
 
 

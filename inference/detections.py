@@ -13,6 +13,27 @@ from typing import Any
 import numpy as np
 
 
+def box_iou(a: Any, b: Any) -> np.ndarray:
+    """IoU of every xyxy box of `a` (N, 4) with every box of `b` (M, 4) → (N, M); 0 where two do not overlap.
+
+    The one IoU of the project (tracking, persistence, sampling, evaluation, case merging). It computes in the
+    boxes' own float type: float32 for `Detections.xyxy`, float64 for Python floats.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    dtype = np.result_type(a, b, np.float32) if a.dtype.kind == b.dtype.kind == "f" else np.dtype(np.float64)
+    a, b = a.astype(dtype, copy=False).reshape(-1, 4), b.astype(dtype, copy=False).reshape(-1, 4)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, dtype.type(1e-9))
+
+
 def _check(name: str, arr: np.ndarray, n: int, shape_tail: tuple[int, ...] = ()) -> None:
     expected = (n, *shape_tail)
     if arr.shape != expected:

@@ -14,26 +14,12 @@ from datetime import datetime
 
 import numpy as np
 
-from inference.detections import Detections
+from inference.detections import Detections, box_iou
 from inference.event import Event
 from inference.evidence import annotate
 from inference.frame import Frame
 from inference.settings import PersistenceSettings
 from models.taxonomy import Taxonomy
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU between boxes a (N, 4) and b (M, 4) → (N, M)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return (inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)).astype(np.float32)
 
 
 @dataclass
@@ -85,7 +71,7 @@ class PersistenceRule:
             same = [c for c in cands if c.category == cat and id(c) not in used]
             best, best_iou = None, self.cfg.iou_match
             if same:
-                ious = iou(box[None, :], np.stack([c.box for c in same]))[0]
+                ious = box_iou(box[None, :], np.stack([c.box for c in same]))[0]
                 j = int(np.argmax(ious))
                 if ious[j] >= best_iou:
                     best = same[j]

@@ -26,9 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from cases.feedback import Box
-from inference.detections import Detections
+from inference.detections import Detections, box_iou
 from inference.frame import Frame
-from inference.persistence import iou
 from inference.settings import SamplingSettings
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ def why_interesting(detections: Detections, cfg: SamplingSettings) -> str | None
     if np.any((conf >= cfg.low_conf) & (conf < cfg.high_conf)):
         return "uncertain"
     if len(detections) > 1:
-        overlaps = iou(detections.xyxy.astype(np.float32), detections.xyxy.astype(np.float32))
+        overlaps = box_iou(detections.xyxy.astype(np.float32), detections.xyxy.astype(np.float32))
         differ = detections.class_id[:, None] != detections.class_id[None, :]
         if np.any(np.triu(overlaps >= cfg.contested_iou, 1) & differ):
             return "contested"

@@ -64,7 +64,7 @@ def size_recall(
     model: Any, images: list[Path], names: list[str], imgsz: int, conf: float, batch: int = 16
 ) -> dict[str, dict[str, list[int]]]:
     """Per class and size bucket: [ground-truth boxes found, ground-truth boxes] at confidence `conf`."""
-    from inference.persistence import iou
+    from inference.detections import box_iou
 
     out: dict[str, dict[str, list[int]]] = {n: {b[0]: [0, 0] for b in SIZE_BUCKETS} for n in names}
     for i in range(0, len(images), batch):
@@ -84,7 +84,7 @@ def size_recall(
                 cell[1] += 1
                 cand = np.where((pred_cls == gt.class_id) & ~used)[0]
                 if len(cand):
-                    ious = iou(g, pred_xyxy[cand].astype(np.float32))[0]
+                    ious = box_iou(g, pred_xyxy[cand].astype(np.float32))[0]
                     j = int(np.argmax(ious))
                     if ious[j] >= 0.5:
                         used[cand[j]] = True

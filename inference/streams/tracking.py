@@ -16,8 +16,7 @@ from datetime import datetime
 
 import numpy as np
 
-from inference.detections import Detections
-from inference.persistence import iou
+from inference.detections import Detections, box_iou
 
 
 @dataclass
@@ -97,7 +96,7 @@ class StationaryTracker:
         in_use = active | set(self._alias.values())
         cands = [(k, m) for k, m in self._memory.items() if m.class_id == class_id and k not in in_use]
         if cands:
-            overlaps = iou(box[None, :], np.stack([m.box for _, m in cands]))[0]
+            overlaps = box_iou(box[None, :], np.stack([m.box for _, m in cands]))[0]
             j = int(np.argmax(overlaps))
             if overlaps[j] >= self.reassociate_iou:
                 self.reassociated += 1
