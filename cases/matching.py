@@ -41,11 +41,11 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from cases.geometry import degrees_box, haversine_m
 from cases.orm import Case
 from cases.status import OPEN_STATUSES, CaseStatus
 from inference.detections import box_iou
 from inference.event import Event
+from inference.geo import degrees_box, haversine_m
 from models.taxonomy import Category
 
 ANY_LON = 1000.0  # a longitude bound that excludes nothing (near the poles, across the antimeridian)

@@ -19,8 +19,8 @@ from typing import Literal
 
 import numpy as np
 
-from cases.geometry import EARTH_RADIUS_M
 from cases.scoring.errors import LeakageError, ScoringError
+from inference.geo import EARTH_RADIUS_M
 
 SourceKind = Literal["camera", "drone", "mixed"]
 SOURCE_KINDS: tuple[SourceKind, ...] = ("camera", "drone", "mixed")

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from cases.geometry import EARTH_RADIUS_M
 from cases.scoring.errors import ScoringError
+from inference.geo import EARTH_RADIUS_M
 
 FORECAST_FEATURES: tuple[str, ...] = (
     "category",

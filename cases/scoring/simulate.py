@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cases.geometry import EARTH_RADIUS_M
 from cases.scoring.errors import ScoringError
 from cases.scoring.features import ZONES, CaseSnapshot, SourceKind, Verdict, VerdictRecord
+from inference.geo import EARTH_RADIUS_M
 
 LOCAL_UTC_OFFSET_H = 8.0
 

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from inference.geo import fit_homography
+
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "device")
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ZoneKind = Literal["mask", "no_vending", "construction_watch"]
@@ -149,8 +151,6 @@ class CameraGeoConfig(_Strict):
         if pts and len(pts) < 4:
             raise ValueError(f"a homography needs at least 4 point pairs, got {len(pts)}")
         if pts:
-            from inference.streams.geo import fit_homography
-
             fit_homography(pts)  # raises ValueError for degenerate (collinear, repeated) points
         return pts
 

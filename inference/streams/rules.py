@@ -26,8 +26,8 @@ from inference.detections import Detections
 from inference.event import Event, EvidenceImage
 from inference.evidence import annotate, crop
 from inference.frame import Frame
+from inference.streams.camera_geo import CameraGeo
 from inference.streams.config import CameraConfig
-from inference.streams.geo import CameraGeo
 from inference.streams.zones import Zones
 from models.taxonomy import Taxonomy
 

@@ -24,8 +24,8 @@ from inference.event import Event
 from inference.frame import Frame
 from inference.pipeline import FrameSampler
 from inference.settings import StreamSettings
+from inference.streams.camera_geo import CameraGeo
 from inference.streams.config import CameraConfig
-from inference.streams.geo import CameraGeo
 from inference.streams.rules import CameraRules
 from inference.streams.source import CameraSource, SourceOptions, SourceStatus
 from inference.streams.tracking import StationaryTracker

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from inference.settings import SurveySettings
-from inference.survey.geo import RasterGeo
+from inference.survey.georef import RasterGeo
 
 MIN_MATCHES = 25
 MAX_CORNERS = 6  # straight edges: a roof outline simplifies to 4-6 corners, a disc to 8 or more

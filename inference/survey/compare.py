@@ -17,13 +17,14 @@ import numpy as np
 from cases.orm import Permit, SurveyFile
 from cases.surveys import FindingRow
 from inference.detections import Detections
+from inference.errors import GeoError
 from inference.event import Event
 from inference.files import MediaError
 from inference.frame import Frame
+from inference.geo import point_in_polygon
 from inference.survey import change, media
 from inference.survey.context import IMAGE_KINDS, SurveyContext
 from inference.survey.findings import CONSTRUCTION, Findings, context_snapshot, distance_m, to_geo
-from inference.survey.geo import GeoError, point_in_polygon
 
 log = logging.getLogger(__name__)
 MAX_PAIR_DISTANCE = 1.0  # photos pair for change detection when their cameras are within 1 × height apart

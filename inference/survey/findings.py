@@ -15,8 +15,8 @@ from inference.detections import Detections
 from inference.event import Event
 from inference.evidence import annotate
 from inference.frame import GeoContext
+from inference.geo import wgs84_to_enu
 from inference.pipeline import IngestOutcome
-from inference.survey.geo import wgs84_to_enu
 
 CONSTRUCTION = "illegal_construction"
 CONTEXT_PX = 1024  # evidence snapshot: this much of a large image around the finding

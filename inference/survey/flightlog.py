@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.survey.geo import CameraPose, GeoError, focal_px
+from inference.errors import GeoError
+from inference.survey.georef import CameraPose, focal_px
 
 MAX_GAP_S = 1.0
 MAX_LOG_BYTES = 64 << 20

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.errors import GeoError
 from inference.files import MAX_PIXELS, MediaError, read_image
-from inference.survey.geo import CameraPose, GeoError, RasterGeo
+from inference.survey.georef import CameraPose, RasterGeo
 from inference.survey.metadata import read_photo_meta
 
 

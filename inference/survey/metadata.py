@@ -22,7 +22,8 @@ from typing import Any
 
 from PIL import Image
 
-from inference.survey.geo import CameraPose, GeoError, focal_px
+from inference.errors import GeoError
+from inference.survey.georef import CameraPose, focal_px
 
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769

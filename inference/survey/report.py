@@ -17,7 +17,7 @@ import numpy as np
 
 from cases.orm import Survey, SurveyFinding
 from inference.evidence import COLOURS
-from inference.survey.geo import wgs84_to_enu
+from inference.geo import wgs84_to_enu
 from models.taxonomy import Taxonomy
 
 ANNOTATED_MAX_SIDE = 2048

@@ -13,8 +13,8 @@ import redis
 
 from inference.detections import Detections
 from inference.frame import Frame
+from inference.streams.camera_geo import CameraGeo
 from inference.streams.config import CameraConfig
-from inference.streams.geo import CameraGeo
 from inference.streams.leases import Leases
 from inference.streams.rules import CameraRules, tilt_from_boxes
 from inference.streams.runner import DetectorHolder

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inference.errors import GeoError
 from inference.files import MediaError
-from inference.survey.geo import CameraPose, GeoError, focal_px
+from inference.survey.georef import CameraPose, focal_px
 from inference.survey.media import load, read_geotiff
 from inference.survey.metadata import parse_xmp, read_photo_meta
 from tests.inference.survey.factories import (

@@ -13,9 +13,9 @@ from cases.feedback import FeedbackStore
 from cityeye.config import SamplingSettings
 from inference.detections import Detections
 from inference.frame import Frame
+from inference.geo import enu_to_wgs84
 from inference.sampling import ActiveSampler
 from inference.survey.flightlog import parse_csv, parse_srt
-from inference.survey.geo import enu_to_wgs84
 from inference.survey.processor import SurveyProcessor
 from tests.inference.survey.conftest import Env
 from tests.inference.survey.factories import LAT0, LON0, distance_m, expected_latlon

@@ -7,9 +7,9 @@ Frames (all right-handed):
 
 A DJI-style pose gives the gimbal's yaw (degrees clockwise from north, the direction the camera looks) and
 pitch (0 = horizon, -90 = straight down); roll is taken as 0 (the gimbal holds the horizon). A pixel's ray
-is intersected with the ground plane `height_m` below the camera. Positions are converted to WGS84 with the
-ellipsoid's radii of curvature at the origin (a local tangent plane): at 1 km from the camera its error is
-below 1 cm, far below what the pose itself gives; projected CRSs of orthomosaics go through PROJ (rasterio).
+is intersected with the ground plane `height_m` below the camera. Positions are converted to WGS84 on the local
+tangent plane of `inference.geo` (the earth model): at 1 km from the camera its error is below 1 cm, far below
+what the pose itself gives; projected CRSs of orthomosaics go through PROJ (rasterio).
 """
 
 from __future__ import annotations
@@ -20,35 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference.errors import GeoError
+from inference.geo import enu_to_wgs84
 
-WGS84_A = 6_378_137.0
-WGS84_F = 1 / 298.257223563
-WGS84_E2 = WGS84_F * (2 - WGS84_F)
 DIAG_35MM = math.hypot(36.0, 24.0)  # the diagonal a "35 mm equivalent" focal length refers to (CIPA DC-008)
 MIN_DEPRESSION_DEG = 2.0  # a ray less than this far below the horizon hits the ground too far away to trust
-
-
-def radii(lat_deg: float) -> tuple[float, float]:
-    """(meridian, prime-vertical) radii of curvature of WGS84 at `lat_deg`, metres."""
-    s = math.sin(math.radians(lat_deg))
-    w = math.sqrt(1 - WGS84_E2 * s * s)
-    return WGS84_A * (1 - WGS84_E2) / w**3, WGS84_A / w
-
-
-def enu_to_wgs84(lat0: float, lon0: float, east: np.ndarray, north: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Local east/north offsets (m) from (lat0, lon0) → (lat, lon) degrees."""
-    m, n = radii(lat0)
-    lat = lat0 + np.degrees(np.asarray(north, np.float64) / m)
-    lon = lon0 + np.degrees(np.asarray(east, np.float64) / (n * math.cos(math.radians(lat0))))
-    return lat, lon
-
-
-def wgs84_to_enu(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(lat, lon) degrees → east/north metres from (lat0, lon0); the inverse of `enu_to_wgs84`."""
-    m, n = radii(lat0)
-    north = np.radians(np.asarray(lat, np.float64) - lat0) * m
-    east = np.radians(np.asarray(lon, np.float64) - lon0) * n * math.cos(math.radians(lat0))
-    return east, north
 
 
 def focal_px(
@@ -172,18 +147,3 @@ class RasterGeo:
             return None
         a, b, _, d, e, _ = self.transform
         return math.sqrt(abs(a * e - b * d))
-
-
-def point_in_polygon(lon: float, lat: float, ring: list[list[float]] | np.ndarray) -> bool:
-    """Even-odd rule for one closed ring of [lon, lat] vertices (a permit's outline is a few hundred metres at most,
-    so planar geometry in degrees is exact enough; no GEOS dependency for one test)."""
-    pts = np.asarray(ring, np.float64).reshape(-1, 2)
-    inside = False
-    j = len(pts) - 1
-    for i in range(len(pts)):
-        xi, yi = pts[i]
-        xj, yj = pts[j]
-        if (yi > lat) != (yj > lat) and lon < (xj - xi) * (lat - yi) / (yj - yi) + xi:
-            inside = not inside
-        j = i
-    return inside
