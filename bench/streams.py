@@ -71,14 +71,15 @@ def interleaved(settings: Any, detector: Any, video: Path, n_cams: int, seconds:
     """
     from cases.db import make_engine, migrate, session_factory
     from cases.service import CaseService
+    from inference.holder import DetectorHolder
     from inference.streams.config import CameraConfig
-    from inference.streams.runner import DetectorHolder, StreamRunner
+    from inference.streams.runner import StreamRunner
     from models.taxonomy import load_taxonomy
 
     engine = make_engine(settings)
     migrate(settings, engine)
     service = CaseService(session_factory(engine), settings, load_taxonomy())
-    holder = DetectorHolder(detector)
+    holder = DetectorHolder.fixed(detector)
     runner = StreamRunner(holder, load_taxonomy(), service.ingest_many, settings.streams)
     runner.set_cameras([CameraConfig.model_validate(cam(f"c{i}", video, 20, True)) for i in range(n_cams)])
     last: list[list[Any]] = []
@@ -124,12 +125,12 @@ def p5(settings: Any, detector: Any, video: Path, n_cams: int, rounds: int) -> l
     import uvicorn
 
     from api.main import create_app
+    from inference.holder import DetectorHolder
     from inference.streams.config import CameraConfig
-    from inference.streams.runner import DetectorHolder
     from inference.streams.worker import StreamWorker
     from tests.servers import free_port, wait_port
 
-    worker = StreamWorker(settings, holder=DetectorHolder(detector))
+    worker = StreamWorker(settings, holder=DetectorHolder.fixed(detector))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
     threading.Thread(target=server.run, daemon=True).start()

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from inference import metrics
 from inference.detections import Detections
@@ -24,6 +24,15 @@ from inference.frame import Frame
 from inference.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
+
+
+class DetectorLike(Protocol):
+    """What every stage needs of a detector: a `Detector`, a `TiledDetector` or a `DetectorHolder`."""
+
+    @property
+    def version(self) -> str: ...
+
+    def predict(self, frames: Sequence[Frame]) -> list[Detections]: ...
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
-"""Live reload: a detector that follows the registry's production pointer without stopping its worker.
+"""The one detector holder: the detector a worker runs, swapped between batches when the registry's production
+pointer moves (live reload), without stopping the worker.
 
     holder = DetectorHolder.from_settings(settings)          # or DetectorHolder(load, current, ...)
+    holder = DetectorHolder.fixed(detector)                  # a fixed model version or file: never reloads
     version, detections = holder.predict_versioned(frames)   # or holder.predict(frames) + holder.version
+    holder.maybe_reload(); detector = holder.get()           # the stream runner, once per round
 
 Between batches, the holder compares the production version (re-read every `poll_s`, and at once when a
 Redis notice arrives on `models.notify.CHANNEL` with `redis_url` set) with the one it runs. A new version is
@@ -14,19 +17,22 @@ load is logged and retried at the next poll; the running detector stays.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from inference.detections import Detections
+from inference.detector import DetectorLike
 from inference.frame import Frame
-from inference.pipeline import DetectorLike
 
 log = logging.getLogger(__name__)
 
 
 class DetectorHolder:
+    """The detector of one worker: `load(version)` builds a detector, `current()` names the version to serve."""
+
     def __init__(
         self,
         load: Callable[[str], DetectorLike],
@@ -52,6 +58,11 @@ class DetectorHolder:
         if redis_url:
             self._listener = threading.Thread(target=self._listen, args=(redis_url,), daemon=True, name="model-notify")
             self._listener.start()
+
+    @classmethod
+    def fixed(cls, detector: DetectorLike) -> DetectorHolder:
+        """Serve `detector` and never look for another version (`swap()` still replaces it)."""
+        return cls(lambda _version: detector, lambda: detector.version, poll_s=math.inf)
 
     @classmethod
     def from_settings(cls, settings: Any, background: bool = True, poll_s: float | None = None) -> DetectorHolder:
@@ -96,6 +107,13 @@ class DetectorHolder:
                 self._detector, self._ready = self._ready, None
             return self._detector
 
+    def swap(self, detector: DetectorLike) -> None:
+        """Serve `detector` from the next batch on (a benchmark's or an operator's explicit swap)."""
+        with self._lock:
+            old, self._detector = self._detector, detector
+            self.swaps.append((old.version, detector.version))
+        log.info("detector swapped %s -> %s", old.version, detector.version)
+
     def maybe_reload(self) -> bool:
         """Start loading a new production version if it is time (never blocks on the load); True if one started."""
         before = self._loading
@@ -111,6 +129,8 @@ class DetectorHolder:
 
     def check(self) -> None:
         """If it is time, read the production version and start loading it when it differs from ours."""
+        if self.poll_s == math.inf:  # a fixed holder never follows
+            return
         with self._lock:
             if self._clock() < self._next_check or self._loading is not None:
                 return

@@ -8,13 +8,14 @@ A bad file is reported in its `FileReport` and the run goes on with the next fil
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
 from inference.detections import Detections
+from inference.detector import DetectorLike
 from inference.event import Event
 from inference.files import MediaError, image_frames, list_media, media_kind, video_frames
 from inference.frame import Frame
@@ -23,13 +24,6 @@ from inference.settings import PersistenceSettings
 from models.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
-
-
-class DetectorLike(Protocol):
-    @property
-    def version(self) -> str: ...
-
-    def predict(self, frames: Sequence[Frame]) -> list[Detections]: ...
 
 
 class FrameSampler(Protocol):

@@ -16,8 +16,8 @@ import torch
 from torchvision.ops import batched_nms
 
 from inference.detections import Detections
+from inference.detector import DetectorLike
 from inference.frame import Frame
-from inference.pipeline import DetectorLike
 
 
 @dataclass(frozen=True)

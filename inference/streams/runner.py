@@ -3,7 +3,7 @@ rules → events → the sink (the case service), and the status of every camera
 
 One `Detector` serves all cameras of a worker; each round takes the newest frame of each camera that has a
 new one (older frames were already dropped by the sources) and runs them as one batch, so N cameras cost
-one forward pass instead of N. `DetectorHolder` lets the model be swapped between rounds (live reload).
+one forward pass instead of N. The `DetectorHolder` swaps the model between rounds (live reload).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from inference.detections import Detections
 from inference.event import Event
 from inference.frame import Frame
+from inference.holder import DetectorHolder
 from inference.pipeline import FrameSampler
 from inference.settings import StreamSettings
 from inference.streams.camera_geo import CameraGeo
@@ -33,71 +34,6 @@ from inference.streams.zones import Zones
 from models.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
-
-
-class DetectorLike(Protocol):
-    @property
-    def version(self) -> str: ...
-
-    def predict(self, frames: Sequence[Frame]) -> list[Detections]: ...
-
-
-class ModelHolder(Protocol):
-    """What the runner needs of a holder: `get()` the detector for this round, `maybe_reload()` before it.
-    `inference.holder.DetectorHolder` (live reload: background load, Redis notices) and the simple one below."""
-
-    def get(self) -> DetectorLike: ...
-
-    def maybe_reload(self) -> bool: ...
-
-
-class DetectorHolder:
-    """The worker's current detector. `get()` per round; `swap()` / `maybe_reload()` replace it between rounds.
-
-    `maybe_reload()` (called by the worker every round, cheap) asks `loader_check` at most every
-    `check_every_s` whether another model should be served (e.g. the registry's production version changed)
-    and, if so, loads it with `loader` and swaps it in; a failed load keeps the current model.
-    """
-
-    def __init__(
-        self,
-        detector: DetectorLike,
-        loader: Callable[[], DetectorLike] | None = None,
-        wanted_version: Callable[[], str | None] | None = None,
-        check_every_s: float = 60.0,
-    ):
-        self._detector = detector
-        self._loader = loader
-        self._wanted = wanted_version
-        self.check_every_s = check_every_s
-        self._next_check = time.monotonic() + check_every_s
-        self._lock = threading.Lock()
-        self.reloads = 0
-
-    def get(self) -> DetectorLike:
-        with self._lock:
-            return self._detector
-
-    def swap(self, detector: DetectorLike) -> None:
-        with self._lock:
-            old, self._detector = self._detector, detector
-        if old.version != detector.version:
-            log.info("detector swapped: %s -> %s", old.version, detector.version)
-        self.reloads += 1
-
-    def maybe_reload(self) -> bool:
-        if self._loader is None or self._wanted is None or time.monotonic() < self._next_check:
-            return False
-        self._next_check = time.monotonic() + self.check_every_s
-        try:
-            wanted = self._wanted()
-            if wanted is None or wanted == self.get().version:
-                return False
-            self.swap(self._loader())
-            return True
-        except Exception as exc:  # a broken new model must not stop the cameras
-            log.error("detector reload failed, keeping %s: %s", self.get().version, exc)
-            return False
 
 
 @dataclass
@@ -126,7 +62,7 @@ class StreamRunner:
 
     def __init__(
         self,
-        holder: ModelHolder,
+        holder: DetectorHolder,
         taxonomy: Taxonomy,
         sink: Callable[[list[Event]], Any],
         settings: StreamSettings,

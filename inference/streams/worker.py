@@ -26,16 +26,9 @@ import cv2
 from inference import metrics
 from inference.event import Event
 from inference.evidence import annotate
+from inference.holder import DetectorHolder
 from inference.streams.config import CameraConfig
-from inference.streams.runner import (
-    DetectorHolder,
-    DetectorLike,
-    ModelHolder,
-    StreamRunner,
-    register,
-    snapshot_path,
-    unregister,
-)
+from inference.streams.runner import StreamRunner, register, snapshot_path, unregister
 from inference.streams.store import CameraStore, write_snapshot
 
 if TYPE_CHECKING:
@@ -44,27 +37,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def default_holder(settings: Settings) -> ModelHolder:
+def default_holder(settings: Settings) -> DetectorHolder:
     """The configured detector. With detector.model = 'production' it follows the registry's production pointer
-    (`inference.holder.DetectorHolder`: checked every streams.reload_check_s and at once on a Redis notice, the
-    new version loaded in the background while the cameras keep running); a fixed version or file is never swapped."""
+    (checked every streams.reload_check_s and at once on a Redis notice, the new version loaded in the
+    background while the cameras keep running); a fixed version or file is never swapped."""
     from inference.detector import Detector
-    from inference.holder import DetectorHolder as LiveHolder
 
     if settings.detector.model == "production":
-        return LiveHolder.from_settings(settings, poll_s=settings.streams.reload_check_s)
-
-    def load() -> DetectorLike:
-        return Detector.load(settings.models_dir, settings.detector)
-
-    return DetectorHolder(load())
+        return DetectorHolder.from_settings(settings, poll_s=settings.streams.reload_check_s)
+    return DetectorHolder.fixed(Detector.load(settings.models_dir, settings.detector))
 
 
 class StreamWorker:
     def __init__(
         self,
         settings: Settings,
-        holder: ModelHolder | None = None,
+        holder: DetectorHolder | None = None,
         worker_id: str | None = None,
         redis_client: Any = None,
     ):

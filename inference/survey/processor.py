@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 
 from cases.orm import SurveyFile
 from cases.surveys import SurveyStore
+from inference.detector import DetectorLike
 from inference.errors import GeoError
 from inference.event import Event
 from inference.files import MediaError
-from inference.pipeline import DetectorLike, FrameSampler, IngestOutcome
+from inference.pipeline import FrameSampler, IngestOutcome
 from inference.survey.compare import MAX_PAIR_DISTANCE, find_changes
 from inference.survey.context import IMAGE_KINDS, LOG_KINDS, SurveyContext, flight_value, report_dir
 from inference.survey.findings import CONSTRUCTION, CONTEXT_PX, Findings, SurveyResult

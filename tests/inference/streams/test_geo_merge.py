@@ -8,8 +8,8 @@ from pathlib import Path
 
 from datasets.synthetic import TimelineItem
 from inference.files import video_frames
+from inference.holder import DetectorHolder
 from inference.streams.config import CameraConfig
-from inference.streams.runner import DetectorHolder
 from inference.streams.worker import StreamWorker
 from tests.inference.streams.conftest import SEED, SIZE, camera, stream_settings
 from tests.inference.streams.helpers import GroundTruthDetector
@@ -18,7 +18,7 @@ from tests.inference.streams.helpers import GroundTruthDetector
 def test_two_cameras_one_case_per_problem(tmp_path: Path, scene: tuple[Path, list[TimelineItem]]) -> None:
     video, timeline = scene
     worker = StreamWorker(
-        stream_settings(tmp_path / "data"), holder=DetectorHolder(GroundTruthDetector(SEED, SIZE, timeline))
+        stream_settings(tmp_path / "data"), holder=DetectorHolder.fixed(GroundTruthDetector(SEED, SIZE, timeline))
     )
     t0 = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)
     for cid in ("north", "south"):
@@ -43,7 +43,7 @@ def test_events_through_the_durable_spool(tmp_path: Path, scene: tuple[Path, lis
     video, timeline = scene
     settings = stream_settings(tmp_path / "data")
     settings.streams.ingest = "spool"
-    worker = StreamWorker(settings, holder=DetectorHolder(GroundTruthDetector(SEED, SIZE, timeline)))
+    worker = StreamWorker(settings, holder=DetectorHolder.fixed(GroundTruthDetector(SEED, SIZE, timeline)))
     try:
         assert worker.spool is not None
         cfg = CameraConfig.model_validate(camera("east", f"file://{video}"))

@@ -13,11 +13,11 @@ import redis
 
 from inference.detections import Detections
 from inference.frame import Frame
+from inference.holder import DetectorHolder
 from inference.streams.camera_geo import CameraGeo
 from inference.streams.config import CameraConfig
 from inference.streams.leases import Leases
 from inference.streams.rules import CameraRules, tilt_from_boxes
-from inference.streams.runner import DetectorHolder
 from inference.streams.source import backoff_delay
 from inference.streams.tracking import StationaryTracker
 from models.taxonomy import load_taxonomy
@@ -190,15 +190,19 @@ class _Fake:
 
 def test_detector_holder_reloads_when_the_wanted_version_changes() -> None:
     wanted = ["v1"]
-    holder = DetectorHolder(
-        _Fake("v1"), loader=lambda: _Fake(wanted[0]), wanted_version=lambda: wanted[0], check_every_s=0.0
-    )
+    holder = DetectorHolder(_Fake, lambda: wanted[0], poll_s=0.0, background=False)
     assert holder.maybe_reload() is False
     wanted[0] = "v2"
     assert holder.maybe_reload() is True and holder.get().version == "v2"
 
-    def broken() -> _Fake:
-        raise RuntimeError("bad weights")
+    def load(version: str) -> _Fake:
+        if version != "v1":
+            raise RuntimeError("bad weights")
+        return _Fake(version)
 
-    holder2 = DetectorHolder(_Fake("v1"), loader=broken, wanted_version=lambda: "v3", check_every_s=0.0)
+    wanted2 = ["v1"]
+    holder2 = DetectorHolder(load, lambda: wanted2[0], poll_s=0.0, background=False)
+    wanted2[0] = "v3"
     assert holder2.maybe_reload() is False and holder2.get().version == "v1"
+    fixed = DetectorHolder.fixed(_Fake("v1"))
+    assert fixed.maybe_reload() is False and fixed.get().version == "v1"

@@ -12,8 +12,9 @@ import pytest
 
 from cases.orm import Observation
 from datasets.synthetic import TimelineItem
+from inference.holder import DetectorHolder
 from inference.streams.config import CameraConfig
-from inference.streams.runner import DetectorHolder, snapshot_path
+from inference.streams.runner import snapshot_path
 from inference.streams.worker import StreamWorker
 from tests.inference.streams.conftest import SEED, SIZE, camera, stream_settings
 from tests.inference.streams.helpers import SYSTEM_PYTHON, GroundTruthDetector, rtsp_server, wait_for
@@ -30,7 +31,7 @@ def test_rtsp_scene_one_case_per_problem_and_reconnect(tmp_path: Path, scene: tu
     settings = stream_settings(tmp_path / "data")
     port = free_port()
     with rtsp_server(video, port, tmp_path / "rtsp.log") as server:
-        worker = StreamWorker(settings, holder=DetectorHolder(detector))
+        worker = StreamWorker(settings, holder=DetectorHolder.fixed(detector))
         worker.store.create(CameraConfig.model_validate(camera("gate-1", server.url)))
         stop = threading.Event()
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
