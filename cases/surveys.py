@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -20,6 +20,19 @@ from cases.db import SQLITE_BEGIN_OPTION
 from cases.errors import InvalidAction, PermissionDenied, SurveyNotFound
 from cases.lifecycle import Actor, Role
 from cases.orm import Permit, Survey, SurveyFile, SurveyFinding
+from inference.ports import FindingRecord, FindingRow, PermitRecord, SurveyFileRecord, SurveyRecord
+
+__all__ = [
+    "PERMIT_ROLES",
+    "STATUSES",
+    "SURVEY_ROLES",
+    "FindingRow",
+    "SqlSurveyRepository",
+    "SurveyNotFound",
+    "SurveyStore",
+    "check_role",
+    "parse_permits",
+]
 
 WRITE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
 # who may create surveys, upload and start processing; who may edit the permit register
@@ -28,24 +41,6 @@ PERMIT_ROLES = frozenset({Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN})
 STATUSES = ("created", "queued", "processing", "done", "failed")
 MAX_PERMIT_FEATURES = 10_000
 MAX_RING_POINTS = 10_000
-
-
-@dataclass(frozen=True)
-class FindingRow:
-    """A finding to store (`SurveyStore.replace_findings`)."""
-
-    kind: str
-    class_name: str
-    category: str | None
-    confidence: float
-    lat: float | None
-    lon: float | None
-    bbox: tuple[float, float, float, float]
-    file_id: int | None = None
-    frame: int = 0
-    case_id: int | None = None
-    permit: str | None = None
-    note: str = ""
 
 
 def check_role(actor: Actor | None, roles: frozenset[Role], what: str) -> None:
@@ -82,7 +77,7 @@ class SurveyStore:
                 q = q.where(Survey.area == area)
             return list(s.scalars(q))
 
-    def previous(self, survey: Survey) -> Survey | None:
+    def previous(self, survey: Survey | SurveyRecord) -> Survey | None:
         """The latest finished survey of the same area before `survey`."""
         with self._sessions() as s:
             return s.scalar(
@@ -164,7 +159,7 @@ class SurveyStore:
             s.commit()
 
     # ---- findings ----------------------------------------------------------------------------------------
-    def replace_findings(self, survey_id: int, rows: builtins.list[FindingRow]) -> None:
+    def replace_findings(self, survey_id: int, rows: Sequence[FindingRow]) -> None:
         """The survey's findings become `rows` (re-processing replaces, never doubles them)."""
         with self._sessions() as s:
             s.connection(execution_options=WRITE)
@@ -212,6 +207,77 @@ class SurveyStore:
         with self._sessions() as s:
             q = select(Permit).where(Permit.area == area, Permit.active.is_(True)).order_by(Permit.id)
             return list(s.scalars(q))
+
+
+class SqlSurveyRepository:
+    """`inference.ports.SurveyRepository` on the case store: `SurveyStore`'s rows as plain records."""
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self._store = SurveyStore(sessions)
+
+    def get(self, survey_id: int) -> SurveyRecord:
+        return _survey(self._store.get(survey_id))
+
+    def previous(self, survey: SurveyRecord) -> SurveyRecord | None:
+        row = self._store.previous(survey)
+        return None if row is None else _survey(row)
+
+    def files(self, survey_id: int) -> builtins.list[SurveyFileRecord]:
+        return [
+            SurveyFileRecord(
+                id=f.id,
+                survey_id=f.survey_id,
+                name=f.name,
+                sha256=f.sha256,
+                kind=f.kind,
+                path=f.path,
+                created_at=f.created_at,
+                status=f.status,
+            )
+            for f in self._store.files(survey_id)
+        ]
+
+    def permits(self, area: str) -> builtins.list[PermitRecord]:
+        return [PermitRecord(name=p.name, ring=p.ring) for p in self._store.permits(area)]
+
+    def set_status(self, survey_id: int, status: str, **values: Any) -> None:
+        self._store.set_status(survey_id, status, **values)
+
+    def progress(self, survey_id: int, files_done: int, files_total: int, current: str | None, percent: float) -> None:
+        self._store.progress(survey_id, files_done, files_total, current, percent)
+
+    def file_result(self, file_id: int, error: str | None, detections: int = 0, findings: int = 0) -> None:
+        self._store.file_result(file_id, error, detections, findings)
+
+    def replace_findings(self, survey_id: int, rows: Sequence[FindingRow]) -> None:
+        self._store.replace_findings(survey_id, rows)
+
+    def findings(self, survey_id: int) -> builtins.list[FindingRecord]:
+        return [
+            FindingRecord(
+                id=f.id,
+                kind=f.kind,
+                class_name=f.class_name,
+                category=f.category,
+                confidence=f.confidence,
+                lat=f.lat,
+                lon=f.lon,
+                x1=f.x1,
+                y1=f.y1,
+                x2=f.x2,
+                y2=f.y2,
+                file_id=f.file_id,
+                frame=f.frame,
+                case_id=f.case_id,
+                permit=f.permit,
+                note=f.note,
+            )
+            for f in self._store.findings(survey_id)
+        ]
+
+
+def _survey(row: Survey) -> SurveyRecord:
+    return SurveyRecord(id=row.id, area=row.area, name=row.name, flight=dict(row.flight or {}), status=row.status)
 
 
 def parse_permits(geojson: Any) -> list[tuple[str, list[list[float]]]]:

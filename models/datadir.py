@@ -72,6 +72,14 @@ class DataDir:
         """Uploaded drone-survey files and their reports."""
         return self.root / "surveys"
 
+    def survey(self, survey_id: int) -> Path:
+        """One survey's folder: its uploaded `files/` and its `report/`."""
+        return self.surveys / str(int(survey_id))
+
+    def survey_report(self, survey_id: int) -> Path:
+        """One survey's report: `index.html`, `findings.geojson`, `overview.jpg`, `annotated/<file id>.jpg`."""
+        return self.survey(survey_id) / "report"
+
     @property
     def spool(self) -> Path:
         """Durable event spools of stream workers (`streams.ingest: spool`)."""
