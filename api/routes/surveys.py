@@ -91,12 +91,11 @@ def process(
     """Queue the survey for processing (a Celery task; in embedded mode a thread of this process). Poll
     `GET /surveys/{id}` for progress. A survey that is queued or processing already is left as it is, unless
     `force`: processing is idempotent (same event ids, findings replaced), so a second run only repeats work."""
-    from cityeye.tasks import submit
-    from inference.survey.tasks import process_survey
+    from cityeye.tasks import jobs
 
     check_role(actor, SURVEY_ROLES, "processing a survey")
     if store.claim(survey_id, force=force):
-        submit(process_survey, survey_id)
+        jobs().submit("cityeye.surveys.process", survey_id)
     return SurveyPublic.model_validate(store.get(survey_id))
 
 

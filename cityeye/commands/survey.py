@@ -38,7 +38,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from cases.uploads import UploadRejected, store_path
-    from inference.survey.tasks import run_survey
+    from cityeye.jobs.surveys import run_survey
+    from cityeye.runtime import Runtime
 
     files = _files(Path(args.path))
     flight: dict[str, Any] = {}
@@ -70,7 +71,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         bar.refresh()
 
     try:
-        result = run_survey(settings, survey.id, on_progress)
+        with Runtime.from_settings(settings, webhooks="enqueue") as rt:  # new cases go out like the streams' cases
+            result = run_survey(rt, survey.id, on_progress)
     finally:
         bar.close()
     for name, err in result.errors.items():

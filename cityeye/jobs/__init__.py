@@ -38,7 +38,7 @@ TASK_MODULES: list[str] = [
     "cityeye.jobs",
     "cases.tasks",
     "cases.ingest_queue",
-    "inference.survey.tasks",
+    "cityeye.jobs.surveys",
     "cityeye.jobs.scoring",
     "cityeye.jobs.loop",
 ]

@@ -14,14 +14,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cases.orm import Permit, SurveyFile
-from cases.surveys import FindingRow
 from inference.detections import Detections
 from inference.errors import GeoError
 from inference.event import Event
 from inference.files import MediaError
 from inference.frame import Frame
 from inference.geo import point_in_polygon
+from inference.ports import FindingRow, PermitRecord, SurveyFileRecord
 from inference.survey import change, media
 from inference.survey.context import IMAGE_KINDS, SurveyContext
 from inference.survey.findings import CONSTRUCTION, Findings, context_snapshot, distance_m, to_geo
@@ -33,10 +32,10 @@ MODEL_VERSION = "change-detection"
 
 def find_changes(
     ctx: SurveyContext,
-    files: Sequence[SurveyFile],
+    files: Sequence[SurveyFileRecord],
     placed: set[int],
-    previous_files: Sequence[SurveyFile],
-    permits: Sequence[Permit],
+    previous_files: Sequence[SurveyFileRecord],
+    permits: Sequence[PermitRecord],
     findings: Findings,
 ) -> None:
     """Compare the placed images of `files` with the images of the previous survey that overlap them."""
@@ -63,10 +62,10 @@ def find_changes(
 
 def compare_pair(
     ctx: SurveyContext,
-    f: SurveyFile,
+    f: SurveyFileRecord,
     cur: media.Located,
-    p: SurveyFile,
-    permits: Sequence[Permit],
+    p: SurveyFileRecord,
+    permits: Sequence[PermitRecord],
     findings: Findings,
 ) -> None:
     """The new structures of image `f` (decoded: `cur`) since the previous survey's image `p`."""

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cases.orm import Survey, SurveyFile
+from inference.ports import SurveyFileRecord, SurveyRecord
 from inference.settings import SurveySettings
 from inference.survey import media
+from models.datadir import DataDir
 
 IMAGE_KINDS = frozenset({"jpeg", "png", "tiff"})
 LOG_KINDS = frozenset({"srt", "csv"})
@@ -25,8 +26,8 @@ def flight_value(flight: dict[str, Any], key: str) -> float | None:
 class SurveyContext:
     """The survey, the data dir its files are relative to, and the survey settings."""
 
-    survey: Survey
-    data_dir: Path
+    survey: SurveyRecord
+    paths: DataDir
     cfg: SurveySettings
 
     @property
@@ -35,12 +36,13 @@ class SurveyContext:
 
     @property
     def report_dir(self) -> Path:
-        return report_dir(self.data_dir, self.survey.id)
+        return self.paths.survey_report(self.survey.id)
 
-    def path(self, f: SurveyFile) -> Path:
-        return self.data_dir / f.path
+    def path(self, f: SurveyFileRecord) -> Path:
+        """The file on disk (its stored path is relative to the data dir)."""
+        return self.paths.root / f.path
 
-    def load(self, f: SurveyFile) -> media.Located:
+    def load(self, f: SurveyFileRecord) -> media.Located:
         """Decode the image `f` and place it (pose or GeoTIFF); the survey's flight fills in what EXIF lacks."""
         return media.load(
             self.path(f),
@@ -50,7 +52,7 @@ class SurveyContext:
             sensor_width_mm=self.cfg.sensor_width_mm,
         )
 
-    def placement(self, f: SurveyFile) -> media.Placement | None:
+    def placement(self, f: SurveyFileRecord) -> media.Placement | None:
         """Where the image `f` lies, from its metadata alone (no pixels decoded)."""
         return media.placement(
             self.path(f),
@@ -60,7 +62,7 @@ class SurveyContext:
             sensor_width_mm=self.cfg.sensor_width_mm,
         )
 
-    def taken_at(self, located: media.Located | None, f: SurveyFile) -> datetime:
+    def taken_at(self, located: media.Located | None, f: SurveyFileRecord) -> datetime:
         """The capture time: the image's own, else the flight's date, else when the file was uploaded."""
         if located is not None and located.taken_at is not None:
             return located.taken_at
@@ -73,12 +75,8 @@ class SurveyContext:
                 pass
         return f.created_at
 
-    def source_id(self, f: SurveyFile) -> str:
+    def source_id(self, f: SurveyFileRecord) -> str:
         return f"survey:{self.survey.area}:{f.sha256[:12]}"
 
-    def uri(self, f: SurveyFile) -> str:
+    def uri(self, f: SurveyFileRecord) -> str:
         return f"survey:{self.survey.id}/{f.name}"
-
-
-def report_dir(data_dir: Path, survey_id: int) -> Path:
-    return data_dir / "surveys" / str(survey_id) / "report"

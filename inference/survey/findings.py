@@ -4,19 +4,18 @@ problems also go to the sink as events (one case per real-world problem), and th
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from cases.surveys import FindingRow
 from inference.detections import Detections
 from inference.event import Event
 from inference.evidence import annotate
 from inference.frame import GeoContext
 from inference.geo import wgs84_to_enu
 from inference.pipeline import IngestOutcome
+from inference.ports import EventSink, FindingRow
 
 CONSTRUCTION = "illegal_construction"
 CONTEXT_PX = 1024  # evidence snapshot: this much of a large image around the finding
@@ -66,10 +65,10 @@ def context_snapshot(image: np.ndarray, dets: Detections, cats: list[str | None]
 
 
 class Findings:
-    """The findings of one survey run: `rows` to store, and the events sent to `sink`, counted in `result`."""
+    """The findings of one survey run: `rows` to store, and the events sent to `events`, counted in `result`."""
 
-    def __init__(self, sink: Callable[[Event], IngestOutcome], result: SurveyResult):
-        self.sink = sink
+    def __init__(self, events: EventSink, result: SurveyResult):
+        self.events = events
         self.result = result
         self.rows: list[FindingRow] = []
 
@@ -79,7 +78,7 @@ class Findings:
 
     def report(self, event: Event, row: FindingRow) -> None:
         """A problem: `event` goes to the sink, and `row` is kept with the case id the sink answered."""
-        outcome = self.sink(event)
+        outcome: IngestOutcome = self.events.ingest_many([event])[0]
         self.result.cases_created += int(outcome.created)
         self.result.cases_merged += int(outcome.merged)
         self.rows.append(replace(row, case_id=outcome.case_id))

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from cases.orm import SurveyFile
-from cases.surveys import FindingRow
 from inference.event import Event
 from inference.evidence import annotate
 from inference.frame import Frame
 from inference.pipeline import FrameSampler
+from inference.ports import FindingRow, SurveyFileRecord
 from inference.survey.context import SurveyContext
 from inference.survey.findings import CONSTRUCTION, Findings, context_snapshot, to_geo
 from inference.survey.report import FileSummary, write_annotated
@@ -37,7 +36,7 @@ class ImageAnalyser:
         self.sampler = sampler  # active learning: offered every analysed image
 
     def analyse(
-        self, ctx: SurveyContext, f: SurveyFile, findings: Findings, summary: FileSummary, placed: set[int]
+        self, ctx: SurveyContext, f: SurveyFileRecord, findings: Findings, summary: FileSummary, placed: set[int]
     ) -> None:
         """Analyse the image `f` into `findings` and `summary`; its id goes into `placed` as soon as it is known
         to be placed (pose or GeoTIFF): such images take part in change detection."""

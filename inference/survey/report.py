@@ -10,18 +10,63 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
-from cases.orm import Survey, SurveyFinding
 from inference.evidence import COLOURS
 from inference.geo import wgs84_to_enu
 from models.taxonomy import Taxonomy
 
 ANNOTATED_MAX_SIDE = 2048
 OVERVIEW_SIDE = 1200
+
+
+class ReportSurvey(Protocol):
+    """What the report reads of a survey: an `inference.ports.SurveyRecord` (or any row with these attributes)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def area(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class ReportFinding(Protocol):
+    """What the report reads of a stored finding: an `inference.ports.FindingRecord` (or any row like it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def class_name(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def lon(self) -> float | None: ...
+    @property
+    def x1(self) -> float: ...
+    @property
+    def y1(self) -> float: ...
+    @property
+    def x2(self) -> float: ...
+    @property
+    def y2(self) -> float: ...
+    @property
+    def file_id(self) -> int | None: ...
+    @property
+    def case_id(self) -> int | None: ...
+    @property
+    def permit(self) -> str | None: ...
+    @property
+    def note(self) -> str: ...
 
 
 @dataclass
@@ -51,7 +96,9 @@ def write_annotated(report_dir: Path, file_id: int, image: np.ndarray) -> str:
     return rel
 
 
-def geojson(survey: Survey, findings: Sequence[SurveyFinding], names: dict[int, str] | None = None) -> dict[str, Any]:
+def geojson(
+    survey: ReportSurvey, findings: Sequence[ReportFinding], names: dict[int, str] | None = None
+) -> dict[str, Any]:
     """The findings as a GeoJSON FeatureCollection of points (findings without a position are left out;
     `properties.unplaced` counts them)."""
     feats = []
@@ -85,7 +132,7 @@ def geojson(survey: Survey, findings: Sequence[SurveyFinding], names: dict[int, 
     }
 
 
-def overview(findings: Sequence[SurveyFinding], files: Sequence[FileSummary]) -> np.ndarray:
+def overview(findings: Sequence[ReportFinding], files: Sequence[FileSummary]) -> np.ndarray:
     """A plan (north up, metres) with each image's ground footprint and every placed finding as a dot."""
     pts = [(f.lat, f.lon) for f in findings if f.lat is not None and f.lon is not None]
     for s in files:
@@ -129,8 +176,8 @@ def overview(findings: Sequence[SurveyFinding], files: Sequence[FileSummary]) ->
 
 def write_report(
     report_dir: Path,
-    survey: Survey,
-    findings: Sequence[SurveyFinding],
+    survey: ReportSurvey,
+    findings: Sequence[ReportFinding],
     files: Sequence[FileSummary],
     taxonomy: Taxonomy,
 ) -> Path:

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cases.orm import SurveyFile
-from cases.surveys import FindingRow
 from inference.detections import Detections
 from inference.event import Event
 from inference.files import video_frames
 from inference.frame import Frame, GeoContext
 from inference.persistence import PersistenceRule
 from inference.pipeline import FrameSampler
+from inference.ports import FindingRow, SurveyFileRecord
 from inference.settings import PersistenceSettings
 from inference.survey import media
 from inference.survey.context import SurveyContext, flight_value
@@ -54,8 +53,8 @@ class VideoAnalyser:
     def analyse(
         self,
         ctx: SurveyContext,
-        f: SurveyFile,
-        logs: Sequence[SurveyFile],
+        f: SurveyFileRecord,
+        logs: Sequence[SurveyFileRecord],
         findings: Findings,
         summary: FileSummary,
     ) -> None:
@@ -106,7 +105,7 @@ class VideoAnalyser:
         )
 
     @staticmethod
-    def _flight_log(ctx: SurveyContext, video: SurveyFile, logs: Sequence[SurveyFile]) -> FlightLog | None:
+    def _flight_log(ctx: SurveyContext, video: SurveyFileRecord, logs: Sequence[SurveyFileRecord]) -> FlightLog | None:
         """The video's flight log: the .srt/.csv of the same name, else the survey's only log."""
         stem = Path(video.name).stem.lower()
         same = [f for f in logs if Path(f.name).stem.lower() == stem]
@@ -118,7 +117,7 @@ class VideoAnalyser:
 
 
 def _report(
-    event: Event, f: SurveyFile, index: int, geo: GeoContext | None, findings: Findings, summary: FileSummary
+    event: Event, f: SurveyFileRecord, index: int, geo: GeoContext | None, findings: Findings, summary: FileSummary
 ) -> None:
     if event.category == CONSTRUCTION:
         return  # structures: change detection decides

@@ -3,14 +3,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cases.db import make_engine, migrate, session_factory
 from cases.service import CaseService
-from cases.surveys import SurveyStore
+from cases.surveys import SqlSurveyRepository, SurveyStore
 from cases.uploads import store_path
 from cityeye.config import Settings
+from inference.survey.processor import SurveyProcessor
 from models.taxonomy import Taxonomy, load_taxonomy
 
 
@@ -26,6 +28,20 @@ class Env:
         for p in paths:
             for s in store_path(self.settings.data_dir, survey_id, p, self.settings.survey):
                 self.store.add_file(survey_id, s.name, s.sha256, s.size, s.kind, str(s.path.relative_to(root)))
+
+    def processor(self, detector: Any = None, **kwargs: Any) -> SurveyProcessor:
+        """The survey processor on this store and case service, with the settings' sections."""
+        return SurveyProcessor(
+            SqlSurveyRepository(self.service.sessions),
+            self.service,
+            detector,
+            self.taxonomy,
+            survey=self.settings.survey,
+            persistence=self.settings.persistence,
+            batch=self.settings.detector.batch,
+            paths=self.settings.paths,
+            **kwargs,
+        )
 
 
 @pytest.fixture

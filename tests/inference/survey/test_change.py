@@ -10,7 +10,6 @@ import pytest
 
 from datasets.synthetic import generate_scene
 from inference.survey.change import detect_changes, warp_features
-from inference.survey.processor import SurveyProcessor
 from tests.inference.survey.conftest import Env
 from tests.inference.survey.factories import (
     LAT0,
@@ -47,7 +46,7 @@ def _orthos(tmp_path: Path) -> tuple[Path, Path, tuple[float, float]]:
 def _run(env: Env, area: str, path: Path) -> int:
     survey = env.store.create(area)
     env.add(survey.id, path)
-    SurveyProcessor(env.store, env.service.ingest, None, env.taxonomy, env.settings).run(survey.id)
+    env.processor().run(survey.id)
     return survey.id
 
 
@@ -66,7 +65,7 @@ def test_a_new_structure_between_two_orthos_is_exactly_one_construction_case(env
     findings = [f for f in env.store.findings(second) if f.kind == "change"]
     assert len(findings) == 1 and findings[0].case_id == cases[0].id and findings[0].permit is None
     # processing the same survey again changes nothing (same event ids: duplicates)
-    SurveyProcessor(env.store, env.service.ingest, None, env.taxonomy, env.settings).run(second)
+    env.processor().run(second)
     assert len(_construction_cases(env)) == 1
     assert len([f for f in env.store.findings(second) if f.kind == "change"]) == 1
     # another area's survey is not compared with this one
@@ -165,7 +164,7 @@ def test_photos_of_two_surveys_pair_by_camera_position_and_a_new_roof_is_one_cas
     _run(env, "songjiang-1", may)
     second = env.store.create("songjiang-1")
     env.add(second.id, june, far)  # `far` is 1.1 km away: never paired, never decoded for change detection
-    SurveyProcessor(env.store, env.service.ingest, None, env.taxonomy, env.settings).run(second.id)
+    env.processor().run(second.id)
     cases = _construction_cases(env)
     assert len(cases) == 1
     [finding] = [f for f in env.store.findings(second.id) if f.kind == "change"]

@@ -16,7 +16,6 @@ from inference.frame import Frame
 from inference.geo import enu_to_wgs84
 from inference.sampling import ActiveSampler
 from inference.survey.flightlog import parse_csv, parse_srt
-from inference.survey.processor import SurveyProcessor
 from tests.inference.survey.conftest import Env
 from tests.inference.survey.factories import LAT0, LON0, distance_m, expected_latlon
 
@@ -89,9 +88,7 @@ def test_a_pile_seen_from_a_moving_drone_is_one_case_at_its_ground_position(env:
     store = FeedbackStore(env.service.sessions, env.settings.feedback_dir)
     every_frame = SamplingSettings(rate=1.0, random_rate=1.0, per_source_per_hour=100_000)
     sampler = ActiveSampler(every_frame, store, seed=0)
-    result = SurveyProcessor(
-        env.store, env.service.ingest, RedBlobDetector(), env.taxonomy, env.settings, sampler=sampler
-    ).run(survey.id)
+    result = env.processor(RedBlobDetector(), sampler=sampler).run(survey.id)
     assert result.file_errors == 0, result.errors
     # active learning: every analysed video frame was offered, and kept (rate 1) with the survey's source id
     samples = store.list(origin="sample")
@@ -145,7 +142,7 @@ def test_a_pile_seen_by_a_street_camera_and_in_a_drone_photo_is_one_case(env: En
     )
     survey = env.store.create("jingan-2")
     env.add(survey.id, photo)
-    SurveyProcessor(env.store, env.service.ingest, RedBlobDetector(), env.taxonomy, env.settings).run(survey.id)
+    env.processor(RedBlobDetector()).run(survey.id)
     cases = env.service.list_cases().items
     assert [c.id for c in cases] == [camera.case_id] and cases[0].observation_count == 2
     [finding] = env.store.findings(survey.id)

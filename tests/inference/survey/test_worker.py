@@ -45,5 +45,5 @@ def test_a_real_worker_on_real_redis_processes_a_survey(redis_url: str, tmp_path
     assert body["status"] == "done", body
     assert {f["name"]: f["status"] for f in body["files"]} == {"a.jpg": "done", "b.png": "error"}
     log = (data / "worker.log").read_text()
-    assert "cityeye.survey.process" in log and "succeeded" in log
+    assert "cityeye.surveys.process" in log and "succeeded" in log
     assert (data / "surveys" / str(sid) / "report" / "index.html").is_file()

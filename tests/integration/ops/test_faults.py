@@ -351,7 +351,7 @@ def test_kill_9_of_a_worker_mid_survey_completes_it_once(redis: RedisServer, tmp
                 log_b = tmp_path / f"{data.name}-b.log"
                 with cityeye_worker(data, redis.url, log=log_b, **env):
                     body = wait_done(client, sid, timeout=300)
-                assert b"cityeye.survey.process" in log_b.read_bytes()  # B ran the redelivered task
+                assert b"cityeye.surveys.process" in log_b.read_bytes()  # B ran the redelivered task
             engine = client.app.state.case_service.sessions.kw["bind"]  # type: ignore[attr-defined]
             with engine.connect() as conn:
                 cases = conn.exec_driver_sql(
