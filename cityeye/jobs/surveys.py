@@ -16,7 +16,7 @@ from cityeye.jobs import runtime
 
 if TYPE_CHECKING:
     from cityeye.runtime import Runtime
-    from inference.pipeline import DetectorLike
+    from inference.detector import DetectorLike
     from inference.survey.processor import Progress, SurveyResult
 
 
