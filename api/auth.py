@@ -9,15 +9,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.deps import SettingsDep
+from api.deps import ServicesDep, SettingsDep
 from cases.auth import ApiKeys
 from cases.errors import AuthError
 from cases.lifecycle import Actor
 
 
-def get_api_keys(request: Request) -> ApiKeys:
-    keys: ApiKeys = request.app.state.api_keys
-    return keys
+def get_api_keys(services: ServicesDep) -> ApiKeys:
+    return services.api_keys
 
 
 KeysDep = Annotated[ApiKeys, Depends(get_api_keys)]

@@ -77,8 +77,8 @@ def bench(url: str | None, data_dir: Path, n: int, requests: int) -> None:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    from api.main import create_app
     from cases.db import make_engine, migrate
+    from cityeye.app import build_app
     from cityeye.config import AuthSettings, Settings
 
     settings = Settings(data_dir=data_dir, database_url=url, auth=AuthSettings(open_read=False))
@@ -91,8 +91,8 @@ def bench(url: str | None, data_dir: Path, n: int, requests: int) -> None:
             conn.exec_driver_sql("ANALYZE cases")
     engine.dispose()
     print(f"  seeded {n} cases in {time.perf_counter() - t:.1f} s")
-    with TestClient(create_app(settings)) as client:
-        client.headers["X-API-Key"] = client.app.state.api_keys.create("bench", "data_team").token  # type: ignore[attr-defined]
+    with TestClient(build_app(settings)) as client:
+        client.headers["X-API-Key"] = client.app.state.services.api_keys.create("bench", "data_team").token  # type: ignore[attr-defined]
         for name, params in QUERIES.items():
             r = client.get("/cases", params=params)
             assert r.status_code == 200, r.text

@@ -124,7 +124,7 @@ def interleaved(settings: Any, detector: Any, video: Path, n_cams: int, seconds:
 def p5(settings: Any, detector: Any, video: Path, n_cams: int, rounds: int) -> list[float]:
     import uvicorn
 
-    from api.main import create_app
+    from cityeye.app import build_app
     from inference.holder import DetectorHolder
     from inference.streams.config import CameraConfig
     from inference.streams.worker import StreamWorker
@@ -132,7 +132,7 @@ def p5(settings: Any, detector: Any, video: Path, n_cams: int, rounds: int) -> l
 
     worker = StreamWorker(settings, holder=DetectorHolder.fixed(detector))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="error"))
     threading.Thread(target=server.run, daemon=True).start()
     wait_port(port)
     seen: dict[int, float] = {}

@@ -4,7 +4,7 @@ Frigate's `FrigateApp` and the FastAPI template's `deps.py` are the models: the 
 from the validated settings and hands each part what it needs; below the shell, packages receive collaborators
 and never fetch globals or build services themselves. Who builds one:
 
-* `cityeye serve` / `api.main.create_app`: in the API lifespan (and passes it to the routes' dependencies);
+* `cityeye serve` / `cityeye.app.build_app`: in the API lifespan (`api.main.create_app` hands it to the routes);
 * each CLI command that touches the case store (`with Runtime.from_settings(settings) as rt: ...`);
 * each Celery worker process (`cityeye.jobs.runtime()`, after the fork) and the embedded task pool;
 * `cityeye streams` (the stream worker receives the case service / event sink from it).

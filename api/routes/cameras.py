@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.auth import ActorDep, ReaderDep
-from api.deps import ServiceDep, SettingsDep
+from api.deps import PathsDep, ServicesDep
 from api.errors import ResourceNotFound
 from cases.errors import PermissionDenied
 from cases.lifecycle import Actor, Role
@@ -38,8 +38,11 @@ class CameraOut(BaseModel):
     status: dict[str, Any] | None = None
 
 
-def _store(service: ServiceDep) -> CameraStore:
-    return CameraStore(service.sessions)
+def get_camera_store(services: ServicesDep) -> CameraStore:
+    return CameraStore(services.sessions)
+
+
+CameraStoreDep = Annotated[CameraStore, Depends(get_camera_store)]
 
 
 def _out(cam: StoredCamera, st: dict[str, Any] | None) -> CameraOut:
@@ -53,58 +56,54 @@ def _may_write(actor: Actor) -> None:
 
 
 @router.get("", response_model=list[CameraOut])
-def list_cameras(service: ServiceDep, _reader: ReaderDep) -> list[CameraOut]:
+def list_cameras(store: CameraStoreDep, _reader: ReaderDep) -> list[CameraOut]:
     """Every camera with the status its worker last reported (null: no worker has run it yet)."""
-    store = _store(service)
     statuses = store.statuses()
     return [_out(c, statuses.get(c.config.id)) for c in store.list()]
 
 
 @router.post("", response_model=CameraOut, status_code=status.HTTP_201_CREATED)
-def create_camera(body: CameraConfig, service: ServiceDep, actor: ActorDep) -> CameraOut:
+def create_camera(body: CameraConfig, store: CameraStoreDep, actor: ActorDep) -> CameraOut:
     """Add a camera (admin). 409 if the id exists. Workers pick it up within `streams.cameras_refresh_s`."""
     _may_write(actor)
-    return _out(_store(service).create(body), None)
+    return _out(store.create(body), None)
 
 
 @router.get("/{camera_id}", response_model=CameraOut)
-def get_camera(camera_id: CameraId, service: ServiceDep, _reader: ReaderDep) -> CameraOut:
-    store = _store(service)
+def get_camera(camera_id: CameraId, store: CameraStoreDep, _reader: ReaderDep) -> CameraOut:
     return _out(store.get(camera_id), store.status(camera_id))
 
 
 @router.put("/{camera_id}", response_model=CameraOut)
-def replace_camera(camera_id: CameraId, body: CameraConfig, service: ServiceDep, actor: ActorDep) -> CameraOut:
+def replace_camera(camera_id: CameraId, body: CameraConfig, store: CameraStoreDep, actor: ActorDep) -> CameraOut:
     """Replace a camera's configuration (admin); its worker restarts it with the new one."""
     _may_write(actor)
     if body.id != camera_id:
         raise CameraConfigError([f"body id {body.id!r} differs from the path's {camera_id!r}"])
-    store = _store(service)
     return _out(store.replace(body), store.status(camera_id))
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_camera(camera_id: CameraId, service: ServiceDep, actor: ActorDep) -> Response:
+def delete_camera(camera_id: CameraId, store: CameraStoreDep, actor: ActorDep) -> Response:
     """Remove a camera (admin); its worker stops it. Its cases stay."""
     _may_write(actor)
-    _store(service).delete(camera_id)
+    store.delete(camera_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{camera_id}/status")
-def camera_status(camera_id: CameraId, service: ServiceDep, _reader: ReaderDep) -> dict[str, Any]:
+def camera_status(camera_id: CameraId, store: CameraStoreDep, _reader: ReaderDep) -> dict[str, Any]:
     """state (connecting | streaming | reconnecting | stopped | ended), fps, frames, last_frame_at,
     reconnects, watchdog_restarts, last_error, events, worker, reported_at."""
-    store = _store(service)
     store.get(camera_id)  # 404 for an unknown camera
     return store.status(camera_id) or {"state": "never reported"}
 
 
 @router.get("/{camera_id}/snapshot", response_class=FileResponse)
-def camera_snapshot(camera_id: CameraId, service: ServiceDep, settings: SettingsDep, _reader: ReaderDep) -> Any:
+def camera_snapshot(camera_id: CameraId, store: CameraStoreDep, paths: PathsDep, _reader: ReaderDep) -> Any:
     """The camera's latest analysed frame with its tracked detections drawn (JPEG)."""
-    _store(service).get(camera_id)  # 404 for an unknown camera
-    path = snapshot_path(settings.data_dir, camera_id)
+    store.get(camera_id)  # 404 for an unknown camera
+    path = snapshot_path(paths.root, camera_id)
     if not path.is_file():
         raise ResourceNotFound(f"camera {camera_id!r} has no snapshot yet")
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -21,8 +21,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from api.auth import KeysDep
-from api.deps import SettingsDep
-from cityeye.config import Settings
+from api.deps import ApiConfig, SettingsDep
 from models.config import ConfigError
 
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
@@ -38,7 +37,7 @@ OPTIONAL_APIS: dict[str, str] = {
 }
 
 
-def content_security_policy(settings: Settings) -> str:
+def content_security_policy(settings: ApiConfig) -> str:
     """The browser itself refuses anything but this server (and the configured tile server, for images): scripts,
     styles, fetches and images from anywhere else are blocked, so a CDN reference could not slip in unnoticed."""
     img = ["'self'", "blob:", "data:"]
@@ -55,7 +54,7 @@ def content_security_policy(settings: Settings) -> str:
 class ConsoleFiles(StaticFiles):
     """The console's static files, each sent with the console's Content-Security-Policy."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: ApiConfig):
         super().__init__(directory=CONSOLE_DIR, html=True)
         self.csp = content_security_policy(settings)
 
@@ -80,7 +79,7 @@ class ConsoleConfig(BaseModel):
     model_promotion: bool = Field(description="the server has a model promotion route")
 
 
-def load_districts(settings: Settings) -> dict[str, Any]:
+def load_districts(settings: ApiConfig) -> dict[str, Any]:
     """District outlines as a FeatureCollection: `console.districts_geojson`, else the rectangles of
     `lifecycle.districts`. Raises `ConfigError` naming the file for anything that is not usable GeoJSON."""
     path = settings.console.districts_geojson

@@ -9,17 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ActorDep, ReaderDep
-from api.deps import ServiceDep
+from api.deps import DetectorsDep, FeedbackStoreDep, PathsDep
 from api.schemas import MAX_DB_INT
 from cases.errors import FeedbackNotFound, PermissionDenied
-from cases.feedback import Box, FeedbackStore
+from cases.feedback import Box
 from cases.lifecycle import Role
-from cases.service import CaseService
 from models.registry import Registry, RegistryError
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
@@ -60,34 +59,29 @@ class FeedbackOut(BaseModel):
     image_url: str
 
 
-def get_store(service: ServiceDep) -> FeedbackStore:
-    return FeedbackStore(service.sessions, service.settings.feedback_dir)
-
-
-StoreDep = Annotated[FeedbackStore, Depends(get_store)]
-
-
 def _out(row: Any) -> FeedbackOut:
     data = {k: getattr(row, k) for k in FeedbackOut.model_fields if k != "image_url"}
     return FeedbackOut(**data, image_url=f"/feedback/{row.id}/image")
 
 
-def _model_classes(service: CaseService) -> list[str] | None:
+def _model_classes(detectors: Registry) -> list[str] | None:
     try:
-        return Registry(service.settings.models_dir).get("production").classes
+        return detectors.get("production").classes
     except RegistryError:
         return None
 
 
 @router.post("/corrections", response_model=FeedbackOut, status_code=status.HTTP_201_CREATED)
-def correct(body: CorrectionIn, actor: ActorDep, service: ServiceDep, store: StoreDep) -> FeedbackOut:
+def correct(
+    body: CorrectionIn, actor: ActorDep, paths: PathsDep, detectors: DetectorsDep, store: FeedbackStoreDep
+) -> FeedbackOut:
     """Correct what the model found on an evidence frame; the full frame and model version are kept."""
     row = store.correct(
         body.case_id,
         [Box(b.class_name, b.xyxy) for b in body.boxes],
         actor,
-        service.evidence_dir,
-        _model_classes(service),
+        paths.evidence,
+        _model_classes(detectors),
         observation_id=body.observation_id,
     )
     return _out(row)
@@ -100,7 +94,7 @@ def _check_reader(reader: Any) -> None:
 
 @router.get("", response_model=list[FeedbackOut])
 def list_feedback(
-    store: StoreDep,
+    store: FeedbackStoreDep,
     reader: ReaderDep,
     origin: Annotated[str | None, Query(pattern="^(verdict|correction|sample)$")] = None,
     labelled: bool | None = None,
@@ -113,7 +107,7 @@ def list_feedback(
 
 @router.get("/{feedback_id}/image", response_class=FileResponse)
 def feedback_image(
-    feedback_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], store: StoreDep, reader: ReaderDep
+    feedback_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], store: FeedbackStoreDep, reader: ReaderDep
 ) -> FileResponse:
     """The full frame (JPEG) as stored for training."""
     _check_reader(reader)

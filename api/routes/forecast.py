@@ -6,22 +6,22 @@ periodic refit or `cityeye scoring forecast --save`); 404 when none was fitted f
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import ReaderDep
-from api.deps import ServiceDep, SettingsDep
+from api.deps import PathsDep, ServiceDep
 from api.errors import InvalidInput, ResourceNotFound
 from cases.scoring.registry import ForecastStore
+from models.datadir import DataDir
 
 router = APIRouter(tags=["forecast"])
 
 
-def forecast_store(data_dir: Path) -> ForecastStore:
-    return ForecastStore(data_dir / "forecasts")
+def forecast_store(paths: DataDir) -> ForecastStore:
+    return ForecastStore(paths.forecasts)
 
 
 @router.get(
@@ -34,7 +34,7 @@ def forecast_store(data_dir: Path) -> ForecastStore:
     },
 )
 def get_forecast(
-    settings: SettingsDep,
+    paths: PathsDep,
     service: ServiceDep,
     _reader: ReaderDep,
     horizon: Annotated[Literal["day", "week"], Query(description="the next day or the next week")] = "day",
@@ -49,7 +49,7 @@ def get_forecast(
     if category is not None and category not in service.taxonomy.categories:
         known = ", ".join(sorted(service.taxonomy.categories))
         raise InvalidInput(f"unknown category {category!r}; known: {known}")
-    store = forecast_store(settings.data_dir)
+    store = forecast_store(paths)
     card = store.latest(horizon, cell_m)  # a missing or corrupt stored forecast: ScorerFileError, 503
     if card is None:
         fitted = sorted({f"{c.horizon}/{c.cell_m:g} m" for c in store.cards()})

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-import cityeye
 from api import metrics
-from api.deps import ServiceDep, SettingsDep
+from api.deps import ApiConfig, DetectorsDep, ServiceDep, SettingsDep
 from api.schemas import Health
 from cases.metrics import refresh_store_gauges
-from cityeye.config import Settings
 from inference.metrics import loaded_models
 from models.metrics import exposition
+from models.registry import Registry, RegistryError
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -35,12 +35,12 @@ class Ready(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-def health(service: ServiceDep) -> Health:
+def health(service: ServiceDep, request: Request) -> Health:
     """Liveness: 200 while the process serves requests. `database` is informational; `/ready` gates traffic."""
     db_ok = service.ping()
     return Health(
         status="ok" if db_ok else "degraded",
-        version=cityeye.__version__,
+        version=request.app.version,
         database="ok" if db_ok else "unavailable",
     )
 
@@ -58,22 +58,18 @@ def _check_redis(url: str, timeout_s: float) -> Check:
         client.close()
 
 
-def _check_model(settings: Settings) -> Check:
+def _check_model(settings: ApiConfig, detectors: Registry) -> Check:
     """The configured detector resolves to a weights file (the API does not load it; workers do)."""
-    from pathlib import Path
-
-    from models.registry import Registry, RegistryError
-
     spec = settings.detector.model
     if Path(spec).suffix in {".pt", ".onnx"}:
         path = Path(spec)
         version = path.name
     else:
         try:
-            mv = Registry(settings.models_dir).get(spec)
+            mv = detectors.get(spec)
         except (RegistryError, OSError) as exc:
             return Check(ok=False, detail=f"model {spec!r} not loadable: {exc}")
-        path, version = Registry(settings.models_dir).weights(mv.version, "pt"), mv.version
+        path, version = detectors.weights(mv.version, "pt"), mv.version
     if not path.is_file():
         return Check(ok=False, detail=f"model {spec!r}: weights file {path} missing")
     loaded = loaded_models()
@@ -82,7 +78,9 @@ def _check_model(settings: Settings) -> Check:
 
 
 @router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
-def ready(service: ServiceDep, settings: SettingsDep, response: Response) -> Ready:
+def ready(
+    service: ServiceDep, settings: SettingsDep, detectors: DetectorsDep, request: Request, response: Response
+) -> Ready:
     """Readiness: the database answers, Redis answers (when `redis_url` is set), the model is loadable
     (`ops.ready_model`). 503 with the reasons when any check fails."""
     checks = {
@@ -91,14 +89,14 @@ def ready(service: ServiceDep, settings: SettingsDep, response: Response) -> Rea
     if settings.redis_url:
         checks["redis"] = _check_redis(settings.redis_url, min(settings.ops.outbound_timeout_s, 2.0))
     if settings.ops.ready_model:
-        checks["model"] = _check_model(settings)
+        checks["model"] = _check_model(settings, detectors)
     for name, check in checks.items():
         metrics.READY.labels(check=name).set(1 if check.ok else 0)
     reasons = [f"{name}: {c.detail}" for name, c in checks.items() if not c.ok]
     if reasons:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Ready(
-        status="not_ready" if reasons else "ready", version=cityeye.__version__, checks=checks, reasons=reasons
+        status="not_ready" if reasons else "ready", version=request.app.version, checks=checks, reasons=reasons
     )
 
 

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ActorDep, ReaderDep
-from api.deps import SettingsDep
+from api.deps import DetectorsDep, SettingsDep
 from api.errors import InvalidInput
 from cases.errors import PermissionDenied
 from cases.lifecycle import Actor, Role
 from models.notify import publish_production
-from models.registry import ModelVersion, Registry
+from models.registry import ModelVersion
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -21,19 +21,19 @@ PROMOTE_ROLES = frozenset({Role.DATA_TEAM, Role.ADMIN})  # who may promote or ro
 
 
 @router.get("", response_model=list[ModelVersion])
-def list_models(settings: SettingsDep, _reader: ReaderDep) -> list[ModelVersion]:
+def list_models(detectors: DetectorsDep, _reader: ReaderDep) -> list[ModelVersion]:
     """Every registered version, oldest first (the bundled default is registered as production on first use)."""
-    return Registry(settings.models_dir).versions()
+    return detectors.versions()
 
 
 @router.get("/{version}", response_model=ModelVersion)
 def get_model(
     version: Annotated[str, Path(max_length=64, description="a version, or 'production'")],
-    settings: SettingsDep,
+    detectors: DetectorsDep,
     _reader: ReaderDep,
 ) -> ModelVersion:
     """One version with its metrics (mAP50/<class>, …)."""
-    return Registry(settings.models_dir).get(version)
+    return detectors.get(version)
 
 
 class PromoteIn(BaseModel):
@@ -56,7 +56,11 @@ def _check_role(actor: Actor, what: str) -> None:
 
 @router.post("/{version}/promote", response_model=ModelVersion)
 def promote_model(
-    version: Annotated[str, Path(max_length=64)], body: PromoteIn, settings: SettingsDep, actor: ActorDep
+    version: Annotated[str, Path(max_length=64)],
+    body: PromoteIn,
+    settings: SettingsDep,
+    actor: ActorDep,
+    detectors: DetectorsDep,
 ) -> ModelVersion:
     """Make a candidate production: refused (409, naming each drop) if a category's mAP50 on the same frozen
     val split drops more than the margin. Running workers pick the new version up between batches."""
@@ -64,8 +68,8 @@ def promote_model(
     if body.force and not body.note.strip():
         raise InvalidInput("a forced promotion needs a note saying why")
     margin = settings.loop.margin if body.margin is None else body.margin
-    mv = Registry(settings.models_dir).promote(version, margin=margin, force=body.force)
-    mv = Registry(settings.models_dir).add_note(
+    mv = detectors.promote(version, margin=margin, force=body.force)
+    mv = detectors.add_note(
         mv.version, f"promoted by {actor.name}" + (f": {body.note.strip()}" if body.note.strip() else "")
     )
     publish_production(settings.redis_url, mv.version)
@@ -73,9 +77,9 @@ def promote_model(
 
 
 @router.post("/rollback", response_model=ModelVersion)
-def rollback_model(body: RollbackIn, settings: SettingsDep, actor: ActorDep) -> ModelVersion:
+def rollback_model(body: RollbackIn, settings: SettingsDep, actor: ActorDep, detectors: DetectorsDep) -> ModelVersion:
     """Production goes back to the version that was production before the current one."""
     _check_role(actor, "rolling back the model")
-    mv = Registry(settings.models_dir).rollback(note=f"by {actor.name}" + (f": {body.note}" if body.note else ""))
+    mv = detectors.rollback(note=f"by {actor.name}" + (f": {body.note}" if body.note else ""))
     publish_production(settings.redis_url, mv.version)
     return mv

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import ReaderDep
-from api.deps import ServiceDep
+from api.deps import ServiceDep, SettingsDep
 from api.schemas import MAX_DB_INT
 from cases.errors import CaseNotFound
 from cases.orm import Case
@@ -139,6 +139,7 @@ def requests(
     fmt: Format,
     service: ServiceDep,
     reader: ReaderDep,
+    settings: SettingsDep,
     request: Request,
     service_request_id: Annotated[str | None, Query(description="comma-separated ids; other filters ignored")] = None,
     service_code: Annotated[str | None, Query()] = None,
@@ -147,7 +148,7 @@ def requests(
     status: Annotated[str | None, Query(description="open, closed, or open,closed")] = None,
 ) -> Response:
     """Service requests (cases), newest first; without dates, the last 90 days; at most 1000."""
-    limit = min(MAX_REQUESTS, service.settings.api.page_size_max)
+    limit = min(MAX_REQUESTS, settings.api.page_size_max)
     visible = reader.districts if reader else ()
     if service_request_id is not None:
         try:

@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ActorDep, ReaderDep
-from api.deps import SettingsDep, SurveyStoreDep
+from api.deps import JobsDep, PathsDep, SettingsDep, SurveyStoreDep
 from api.schemas import (
     MAX_DB_INT,
     SurveyBody,
@@ -36,9 +36,11 @@ from cases.errors import SurveyNotFound, SurveyNotReady
 from cases.surveys import SURVEY_ROLES, check_role
 from cases.uploads import UploadWriter
 from inference.survey.report import geojson
+from models.datadir import DataDir
 
 router = APIRouter(prefix="/surveys", tags=["surveys"])
 SurveyId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="survey id")]
+PROCESS_JOB = "cityeye.surveys.process"  # the background job that processes a survey (by id)
 REPORT_TYPES = {".html": "text/html; charset=utf-8", ".jpg": "image/jpeg", ".geojson": "application/geo+json"}
 
 
@@ -60,7 +62,12 @@ def list_surveys(
 
 @router.post("/{survey_id}/files", response_model=list[UploadedFile], status_code=status.HTTP_201_CREATED)
 async def upload_files(
-    survey_id: SurveyId, request: Request, store: SurveyStoreDep, settings: SettingsDep, actor: ActorDep
+    survey_id: SurveyId,
+    request: Request,
+    store: SurveyStoreDep,
+    settings: SettingsDep,
+    paths: PathsDep,
+    actor: ActorDep,
 ) -> list[UploadedFile]:
     """Streamed multipart upload of JPEG / PNG / TIFF / GeoTIFF / MP4 files, flight logs (.srt/.csv) or zips of
     them. The type is sniffed from the content; re-uploading the same content is a no-op (`duplicate: true`)."""
@@ -68,12 +75,10 @@ async def upload_files(
     survey = await run_in_threadpool(store.get, survey_id)
     if survey.status in {"queued", "processing"}:
         raise SurveyNotReady(f"survey {survey_id} is {survey.status}; upload when it has finished")
-    stored = await receive_files(
-        request, lambda name: UploadWriter(settings.data_dir, survey_id, name, settings.survey)
-    )
+    stored = await receive_files(request, lambda name: UploadWriter(paths.root, survey_id, name, settings.survey))
     out: list[UploadedFile] = []
     for f in stored:
-        rel = str(f.path.relative_to(settings.data_dir.resolve()))
+        rel = str(f.path.relative_to(paths.root.resolve()))
         row, created = await run_in_threadpool(store.add_file, survey_id, f.name, f.sha256, f.size, f.kind, rel)
         out.append(
             UploadedFile.model_validate({**SurveyFilePublic.model_validate(row).model_dump(), "duplicate": not created})
@@ -85,17 +90,16 @@ async def upload_files(
 def process(
     survey_id: SurveyId,
     store: SurveyStoreDep,
+    jobs: JobsDep,
     actor: ActorDep,
     force: Annotated[bool, Query(description="re-queue even if it looks queued/processing (its process died)")] = False,
 ) -> SurveyPublic:
     """Queue the survey for processing (a Celery task; in embedded mode a thread of this process). Poll
     `GET /surveys/{id}` for progress. A survey that is queued or processing already is left as it is, unless
     `force`: processing is idempotent (same event ids, findings replaced), so a second run only repeats work."""
-    from cityeye.tasks import jobs
-
     check_role(actor, SURVEY_ROLES, "processing a survey")
     if store.claim(survey_id, force=force):
-        jobs().submit("cityeye.surveys.process", survey_id)
+        jobs.submit(PROCESS_JOB, survey_id)
     return SurveyPublic.model_validate(store.get(survey_id))
 
 
@@ -113,18 +117,18 @@ def get_survey(survey_id: SurveyId, store: SurveyStoreDep, reader: ReaderDep) ->
     )
 
 
-def _report_dir(settings: SettingsDep, survey_id: int) -> FsPath:
-    return (settings.data_dir / "surveys" / str(survey_id) / "report").resolve()
+def _report_dir(paths: DataDir, survey_id: int) -> FsPath:
+    return paths.survey_report(survey_id).resolve()
 
 
 @router.get("/{survey_id}/report", response_model=SurveyReport)
-def report(survey_id: SurveyId, store: SurveyStoreDep, settings: SettingsDep, reader: ReaderDep) -> SurveyReport:
+def report(survey_id: SurveyId, store: SurveyStoreDep, paths: PathsDep, reader: ReaderDep) -> SurveyReport:
     """The findings as GeoJSON and the list of report files (HTML summary, overview, annotated images)."""
     survey = store.get(survey_id)
     if survey.status != "done":
         raise SurveyNotReady(f"survey {survey_id} has no report yet (status {survey.status})")
     names = {f.id: f.name for f in store.files(survey_id)}
-    root = _report_dir(settings, survey_id)
+    root = _report_dir(paths, survey_id)
     assets = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
     return SurveyReport(
         survey=SurveyPublic.model_validate(survey),
@@ -135,11 +139,11 @@ def report(survey_id: SurveyId, store: SurveyStoreDep, settings: SettingsDep, re
 
 @router.get("/{survey_id}/report/{asset:path}", response_class=FileResponse)
 def report_asset(
-    survey_id: SurveyId, asset: str, store: SurveyStoreDep, settings: SettingsDep, reader: ReaderDep
+    survey_id: SurveyId, asset: str, store: SurveyStoreDep, paths: PathsDep, reader: ReaderDep
 ) -> FileResponse:
     """One report file: `index.html`, `overview.jpg`, `findings.geojson`, `annotated/<file id>.jpg`."""
     store.get(survey_id)
-    root = _report_dir(settings, survey_id)
+    root = _report_dir(paths, survey_id)
     target = (root / asset).resolve()
     if not target.is_relative_to(root) or not target.is_file() or target.suffix not in REPORT_TYPES:
         raise SurveyNotFound(survey_id) from None

@@ -95,7 +95,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from api.main import create_app
+    from cityeye.app import build_app
 
     host = getattr(args, "host", None) or settings.api.host
     port = getattr(args, "port", None) or settings.api.port
@@ -105,7 +105,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.ops.log_format, settings.ops.log_level)
     # uvicorn's own loggers propagate to that one handler; the ops middleware writes the access log
     uvicorn.run(
-        create_app(settings),
+        build_app(settings),
         host=host,
         port=port,
         log_level=settings.ops.log_level.lower(),

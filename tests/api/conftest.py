@@ -15,10 +15,10 @@ with warnings.catch_warnings():
     )
     from fastapi.testclient import TestClient
 
-from api.main import create_app
 from cases.auth import ApiKeys
 from cases.lifecycle import Role
 from cases.service import CaseService
+from cityeye.app import build_app
 from cityeye.config import ApiSettings, AuthSettings, Settings
 from tests.cases.pg import postgres  # noqa: F401 (the session fixture: a throw-away PostgreSQL cluster)
 
@@ -49,8 +49,8 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
     It sends a read-only (data_team) key by default; `keys` makes keys of other roles.
     """
-    with TestClient(create_app(settings)) as c:
-        api_keys: ApiKeys = c.app.state.api_keys  # type: ignore[attr-defined]
+    with TestClient(build_app(settings)) as c:
+        api_keys: ApiKeys = c.app.state.services.api_keys  # type: ignore[attr-defined]
         c.headers["X-API-Key"] = api_keys.create("reader", Role.DATA_TEAM).token
         yield c
 
@@ -72,11 +72,11 @@ class Keys:
 
 @pytest.fixture
 def keys(client: TestClient) -> Keys:
-    return Keys(client.app.state.api_keys)  # type: ignore[attr-defined]
+    return Keys(client.app.state.services.api_keys)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 def service(client: TestClient) -> CaseService:
     """The app's own case service, to ingest events the way the workers do."""
-    svc: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
+    svc: CaseService = client.app.state.services.cases  # type: ignore[attr-defined]
     return svc

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.main import create_app
 from cases.auth import ApiKeys
 from cases.lifecycle import PERMISSIONS, Action, Role
 from cases.orm import Case
 from cases.service import CaseService
 from cases.status import CaseStatus
+from cityeye.app import build_app
 from cityeye.config import AuthSettings, LifecycleSettings, Settings
 from tests.api.conftest import BACKENDS, Keys, on_both_backends
 from tests.cases.factories import T0, make_event, north_of
@@ -76,8 +76,8 @@ def test_reads_need_a_valid_key(client: TestClient, service: CaseService) -> Non
 
 def test_mutations_need_a_key_even_when_reads_are_open(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "d", auth=AuthSettings(open_read=True))
-    with TestClient(create_app(settings)) as client:
-        service: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
+    with TestClient(build_app(settings)) as client:
+        service: CaseService = client.app.state.services.cases  # type: ignore[attr-defined]
         case_id = new_case(service)
         assert client.get("/cases").json()["total"] == 1
         r = client.post(f"/cases/{case_id}/register", json={"version": 1})
@@ -85,9 +85,9 @@ def test_mutations_need_a_key_even_when_reads_are_open(tmp_path: Path) -> None:
 
 
 def test_reads_are_open_until_the_first_key_exists_by_default(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(data_dir=tmp_path / "d"))) as client:
+    with TestClient(build_app(Settings(data_dir=tmp_path / "d"))) as client:
         assert client.get("/cases").status_code == 200
-        store: ApiKeys = client.app.state.api_keys  # type: ignore[attr-defined]
+        store: ApiKeys = client.app.state.services.api_keys  # type: ignore[attr-defined]
         new = store.create("alice", Role.DISPATCHER)
         assert client.get("/cases").status_code == 401
         assert client.get("/cases", headers={"X-API-Key": new.token}).status_code == 200
@@ -98,7 +98,7 @@ def test_reads_are_open_until_the_first_key_exists_by_default(tmp_path: Path) ->
 
 
 def test_keys_are_stored_hashed_and_shown_once(client: TestClient) -> None:
-    store: ApiKeys = client.app.state.api_keys  # type: ignore[attr-defined]
+    store: ApiKeys = client.app.state.services.api_keys  # type: ignore[attr-defined]
     new = store.create("bob", "inspector", ["huangpu", "xuhui"])
     assert new.token.startswith(f"ce_{new.key.prefix}_") and len(new.token) > 40
     engine = sa.create_engine(client.app.state.settings.db_url)  # type: ignore[attr-defined]
@@ -300,9 +300,9 @@ def test_a_district_bound_key_sees_and_acts_only_in_its_districts(tmp_path: Path
         auth=AuthSettings(open_read=False),
         lifecycle=LifecycleSettings(districts={"huangpu": (121.46, 31.22, 121.50, 31.24)}),
     )
-    with TestClient(create_app(settings)) as client:
-        service: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
-        store: ApiKeys = client.app.state.api_keys  # type: ignore[attr-defined]
+    with TestClient(build_app(settings)) as client:
+        service: CaseService = client.app.state.services.cases  # type: ignore[attr-defined]
+        store: ApiKeys = client.app.state.services.api_keys  # type: ignore[attr-defined]
         inside, outside = new_case(service), new_case(service, 5000)
         local = {"X-API-Key": store.create("hp", Role.OPERATOR, ["huangpu"]).token}
         assert [c["id"] for c in client.get("/cases", headers=local).json()["items"]] == [inside]
@@ -320,9 +320,9 @@ def test_the_app_pushes_webhooks_from_its_own_thread(tmp_path: Path) -> None:
     receiver = Receiver(fail=1)
     try:
         settings = Settings(data_dir=tmp_path / "d", push=push_settings(receiver.url, backoff_s=0.05))
-        with TestClient(create_app(settings)) as client:
-            service: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
-            store: ApiKeys = client.app.state.api_keys  # type: ignore[attr-defined]
+        with TestClient(build_app(settings)) as client:
+            service: CaseService = client.app.state.services.cases  # type: ignore[attr-defined]
+            store: ApiKeys = client.app.state.services.api_keys  # type: ignore[attr-defined]
             case_id = new_case(service)
             op = {"X-API-Key": store.create("op", Role.OPERATOR).token}
             assert client.post(f"/cases/{case_id}/register", json={"version": 1}, headers=op).status_code == 200
@@ -338,9 +338,9 @@ def test_the_api_runs_on_postgres(tmp_path: Path, postgres: PostgresCluster) -> 
     settings = Settings(
         data_dir=tmp_path / "d", database_url=postgres.new_database(), auth=AuthSettings(open_read=False)
     )
-    with TestClient(create_app(settings)) as client:
-        service: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
-        store: ApiKeys = client.app.state.api_keys  # type: ignore[attr-defined]
+    with TestClient(build_app(settings)) as client:
+        service: CaseService = client.app.state.services.cases  # type: ignore[attr-defined]
+        store: ApiKeys = client.app.state.services.api_keys  # type: ignore[attr-defined]
         admin = {"X-API-Key": store.create("root", Role.ADMIN).token}
         case_id = new_case(service)
         assert client.get("/health").json()["database"] == "ok"

@@ -45,7 +45,7 @@ def test_crud_roundtrip(client: TestClient, keys: Keys) -> None:
 
 def test_status_and_snapshot_reported_by_a_worker(client: TestClient, keys: Keys) -> None:
     assert client.post("/cameras", json=cam(), headers=keys[Role.ADMIN]).status_code == 201
-    service = client.app.state.case_service  # type: ignore[attr-defined]
+    service = client.app.state.services.cases  # type: ignore[attr-defined]
     CameraStore(service.sessions).write_status("w1", {"gate-1": {"state": "streaming", "fps": 2.0, "frames": 7}})
     write_snapshot(snapshot_path(service.settings.data_dir, "gate-1"), b"\xff\xd8jpeg")
     st = client.get("/cameras/gate-1/status").json()

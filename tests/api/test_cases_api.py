@@ -153,11 +153,11 @@ def test_ready_is_503_when_the_database_is_unreachable(
     blocker.write_text("a file where the database folder should be")
     engine = create_engine(f"sqlite:///{blocker / 'cityeye.db'}")
     try:
-        client.app.state.case_service = CaseService(session_factory(engine), settings, load_taxonomy())  # type: ignore[attr-defined]
+        client.app.state.services.cases = CaseService(session_factory(engine), settings, load_taxonomy())  # type: ignore[attr-defined]
         r = client.get("/health")
         ready = client.get("/ready")
     finally:
-        client.app.state.case_service = service  # type: ignore[attr-defined]
+        client.app.state.services.cases = service  # type: ignore[attr-defined]
         engine.dispose()
     # liveness stays 200 (restarting the API would not bring the database back); readiness says why not
     assert r.status_code == 200

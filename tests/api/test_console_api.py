@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from api.main import create_app
 from api.routes.console import CONSOLE_DIR
 from cases.lifecycle import PERMISSIONS, TRANSITIONS, Action, Role
+from cityeye.app import build_app
 from cityeye.config import AuthSettings, ConfigError, ConsoleSettings, LifecycleSettings, Settings
 from tests.api.conftest import Keys, TestClient
 
@@ -39,7 +39,7 @@ def test_me_needs_a_valid_key_where_reads_are_closed(client: TestClient) -> None
 
 
 def test_me_without_key_where_reads_are_open(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(data_dir=tmp_path, auth=AuthSettings(open_read=True)))) as c:
+    with TestClient(build_app(Settings(data_dir=tmp_path, auth=AuthSettings(open_read=True)))) as c:
         assert c.get("/me").json() == {
             "name": None,
             "role": None,
@@ -60,7 +60,7 @@ def test_taxonomy_has_both_languages(client: TestClient) -> None:
 
 def test_console_config_districts_from_lifecycle_rectangles(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, lifecycle=LifecycleSettings(districts={"a": (1.0, 2.0, 3.0, 4.0)}))
-    with TestClient(create_app(settings)) as c:
+    with TestClient(build_app(settings)) as c:
         cfg = c.get("/console/config").json()
     assert cfg["tile_url"] is None and cfg["page_size_max"] == 500
     (feature,) = cfg["districts"]["features"]
@@ -92,7 +92,7 @@ def test_console_config_districts_and_tiles_from_settings(tmp_path: Path) -> Non
         tile_attribution="© city survey office",
         center=(31.2, 121.45),
     )
-    with TestClient(create_app(Settings(data_dir=tmp_path, console=console))) as c:
+    with TestClient(build_app(Settings(data_dir=tmp_path, console=console))) as c:
         cfg = c.get("/console/config").json()
     assert cfg["districts"] == outline
     assert cfg["tile_url"] == "http://tiles.city.local/{z}/{x}/{y}.png" and cfg["center"] == [31.2, 121.45]
@@ -114,13 +114,13 @@ def test_bad_districts_file_fails_at_start_naming_it(tmp_path: Path, content: st
     path = tmp_path / "d.geojson"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        create_app(Settings(data_dir=tmp_path, console=ConsoleSettings(districts_geojson=path)))
+        build_app(Settings(data_dir=tmp_path, console=ConsoleSettings(districts_geojson=path)))
     assert f"console.districts_geojson: {path}" in str(err.value) and message in str(err.value)
 
 
 def test_missing_districts_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
-        create_app(Settings(data_dir=tmp_path, console=ConsoleSettings(districts_geojson=tmp_path / "none.json")))
+        build_app(Settings(data_dir=tmp_path, console=ConsoleSettings(districts_geojson=tmp_path / "none.json")))
 
 
 def test_console_is_served_by_the_api(client: TestClient) -> None:
@@ -137,7 +137,7 @@ def test_console_is_served_by_the_api(client: TestClient) -> None:
 
 
 def test_console_can_be_turned_off(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(data_dir=tmp_path, console=ConsoleSettings(enabled=False)))) as c:
+    with TestClient(build_app(Settings(data_dir=tmp_path, console=ConsoleSettings(enabled=False)))) as c:
         assert c.get("/console/").status_code == 404
         assert c.get("/console/config").status_code == 404
 
@@ -164,11 +164,11 @@ def test_models_lists_the_registry(client: TestClient) -> None:
 
 def test_console_config_says_whether_reads_need_a_key(tmp_path: Path, client: TestClient) -> None:
     assert client.get("/console/config").json()["reads_need_key"] is True  # auth.open_read: false
-    with TestClient(create_app(Settings(data_dir=tmp_path / "a", auth=AuthSettings(open_read=True)))) as c:
+    with TestClient(build_app(Settings(data_dir=tmp_path / "a", auth=AuthSettings(open_read=True)))) as c:
         assert c.get("/console/config").json()["reads_need_key"] is False
-    with TestClient(create_app(Settings(data_dir=tmp_path / "b"))) as c:  # null: open until the first key exists
+    with TestClient(build_app(Settings(data_dir=tmp_path / "b"))) as c:  # null: open until the first key exists
         assert c.get("/console/config").json()["reads_need_key"] is False
-        c.app.state.api_keys.create("first", Role.OPERATOR)  # type: ignore[attr-defined]
+        c.app.state.services.api_keys.create("first", Role.OPERATOR)  # type: ignore[attr-defined]
         assert c.get("/console/config").json()["reads_need_key"] is True
 
 
@@ -177,6 +177,6 @@ def test_console_pages_carry_a_content_security_policy(tmp_path: Path, client: T
     assert "script-src 'self';" in csp and "connect-src 'self';" in csp and "img-src 'self' blob: data:;" in csp
     assert client.get("/console/js/map.js").headers["content-security-policy"] == csp
     console = ConsoleSettings(tile_url="https://{s}.tiles.city.local/{z}/{x}/{y}.png")
-    with TestClient(create_app(Settings(data_dir=tmp_path, console=console))) as c:
+    with TestClient(build_app(Settings(data_dir=tmp_path, console=console))) as c:
         csp = c.get("/console/").headers["content-security-policy"]
     assert "img-src 'self' blob: data: https://*.tiles.city.local;" in csp

@@ -10,7 +10,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from cityeye.app import build_app
 from cityeye.cli import main
 from cityeye.config import load_settings
 from datasets.synthetic import default_timeline
@@ -22,7 +22,7 @@ def test_demo_finds_the_planted_problems(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--no-serve"]) == 0
     out = capsys.readouterr().out
     assert "model v1 (onnx)" in out
-    with TestClient(create_app(load_settings())) as client:
+    with TestClient(build_app(load_settings())) as client:
         cases = client.get("/cases", params={"limit": 500}).json()["items"]
     assert cases, out
     video = [c for c in cases if "street_camera.mp4" in c["source_id"]]
@@ -39,7 +39,7 @@ def test_demo_finds_the_planted_problems(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--no-serve"]) == 0
     again = capsys.readouterr().out
     assert re.findall(r"(\d+) new cases", again) and set(re.findall(r"(\d+) new cases", again)) == {"0"}
-    with TestClient(create_app(load_settings())) as client:
+    with TestClient(build_app(load_settings())) as client:
         assert client.get("/cases").json()["total"] == len(cases)
     meta = json.loads((tmp_path / "data" / "models" / "registry.json").read_text())
     assert meta["versions"]["v1"]["stage"] == "production"

@@ -40,9 +40,9 @@ def case_count(client: TestClient) -> int:
 
 
 def api():
-    from api.main import create_app
+    from cityeye.app import build_app
 
-    return TestClient(create_app(load_settings()))
+    return TestClient(build_app(load_settings()))
 
 
 def test_detect_images_to_cases_and_api(env, capsys):

@@ -15,13 +15,13 @@ with warnings.catch_warnings():
     )
     from fastapi.testclient import TestClient
 
-from api.main import create_app
 from cases.lifecycle import Role
 from cases.scoring.evaluate import occurrences
 from cases.scoring.features import FeatureConfig
 from cases.scoring.forecast import fit_forecast
 from cases.scoring.registry import ForecastStore, ScorerStore
 from cases.service import CaseService
+from cityeye.app import build_app
 from cityeye.config import Settings
 from tests.cases.factories import make_event, north_of
 from tests.cases.scoring.conftest import Fitted
@@ -36,14 +36,14 @@ def settings(tmp_path: Path) -> Settings:
 def client(settings: Settings, fitted: Fitted) -> Iterator[TestClient]:
     store = ScorerStore(settings.data_dir / "scorers")
     store.promote(store.save(fitted.selection, FeatureConfig()).version)
-    with TestClient(create_app(settings)) as c:
-        c.headers["X-API-Key"] = c.app.state.api_keys.create("reader", Role.DATA_TEAM).token  # type: ignore[attr-defined]
+    with TestClient(build_app(settings)) as c:
+        c.headers["X-API-Key"] = c.app.state.services.api_keys.create("reader", Role.DATA_TEAM).token  # type: ignore[attr-defined]
         yield c
 
 
 @pytest.fixture
 def service(client: TestClient) -> CaseService:
-    svc: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
+    svc: CaseService = client.app.state.services.cases  # type: ignore[attr-defined]
     return svc
 
 

@@ -18,7 +18,7 @@ with warnings.catch_warnings():
 
 
 def test_a_real_worker_on_real_redis_processes_a_survey(redis_url: str, tmp_path: Path, tiny_model: Path) -> None:
-    from api.main import create_app
+    from cityeye.app import build_app
 
     data = tmp_path / "data"
     settings = Settings(
@@ -30,9 +30,9 @@ def test_a_real_worker_on_real_redis_processes_a_survey(redis_url: str, tmp_path
     photo = jpeg_bytes(generate_scene("aerial", seed=9, size=(960, 720)).image)
     with (
         cityeye_worker(data, redis_url, CITYEYE_DETECTOR__MODEL=str(tiny_model), CITYEYE_DETECTOR__CONF="0.01") as proc,
-        TestClient(create_app(settings)) as client,
+        TestClient(build_app(settings)) as client,
     ):
-        hdr = {"X-API-Key": client.app.state.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
+        hdr = {"X-API-Key": client.app.state.services.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
         sid = client.post("/surveys", json={"area": "pudong-1"}, headers=hdr).json()["id"]
         files = [
             ("files", ("a.jpg", photo, "image/jpeg")),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cityeye.config import AuthSettings, OpsSettings, Settings
-from tests.api.conftest import TestClient, create_app
+from tests.api.conftest import TestClient, build_app
 from tests.cases.pg import postgres  # noqa: F401 (the session fixture: a throw-away PostgreSQL cluster)
 
 AppFactory = Callable[..., AbstractContextManager[TestClient]]
@@ -23,7 +23,7 @@ def make_client(tmp_path: Path) -> AppFactory:
     @contextmanager
     def factory(settings: Settings | None = None, **ops: Any) -> Iterator[TestClient]:
         s = settings or Settings(data_dir=tmp_path / "data", auth=AuthSettings(open_read=False), ops=OpsSettings(**ops))
-        with TestClient(create_app(s)) as client:
+        with TestClient(build_app(s)) as client:
             yield client
 
     return factory

@@ -303,8 +303,8 @@ def test_a_worker_serves_the_metrics_of_its_pool_processes(redis: RedisServer, t
 def test_kill_9_of_a_worker_mid_survey_completes_it_once(redis: RedisServer, tmp_path: Path, tiny_model: Path) -> None:
     """A survey of 10 drone photos; the worker (and its pool) is killed after the first photos are done. A second
     worker finishes it: every photo done, and the cases are exactly those of the same survey run without a kill."""
-    from api.main import create_app
     from cases.lifecycle import Role
+    from cityeye.app import build_app
     from cityeye.config import AuthSettings, DetectorSettings
     from datasets.synthetic import generate_scene
     from tests.api.conftest import TestClient
@@ -326,8 +326,8 @@ def test_kill_9_of_a_worker_mid_survey_completes_it_once(redis: RedisServer, tmp
             detector=DetectorSettings(model=str(tiny_model), conf=0.01),
         )
         env = {**model_env, "CITYEYE_OPS__TASK_VISIBILITY_TIMEOUT_S": VISIBILITY_S}
-        with TestClient(create_app(settings)) as client:
-            hdr = {"X-API-Key": client.app.state.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
+        with TestClient(build_app(settings)) as client:
+            hdr = {"X-API-Key": client.app.state.services.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
             sid = client.post("/surveys", json={"area": "k9"}, headers=hdr).json()["id"]
             files = [("files", (name, data_, "image/jpeg")) for name, data_ in photos]
             assert client.post(f"/surveys/{sid}/files", files=files, headers=hdr).status_code == 201
@@ -352,7 +352,7 @@ def test_kill_9_of_a_worker_mid_survey_completes_it_once(redis: RedisServer, tmp
                 with cityeye_worker(data, redis.url, log=log_b, **env):
                     body = wait_done(client, sid, timeout=300)
                 assert b"cityeye.surveys.process" in log_b.read_bytes()  # B ran the redelivered task
-            engine = client.app.state.case_service.sessions.kw["bind"]  # type: ignore[attr-defined]
+            engine = client.app.state.services.cases.sessions.kw["bind"]  # type: ignore[attr-defined]
             with engine.connect() as conn:
                 cases = conn.exec_driver_sql(
                     "SELECT category, round(lat, 6), round(lon, 6), observation_count FROM cases ORDER BY 1, 2, 3"

@@ -14,15 +14,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from api.main import create_app
 from cases.lifecycle import Role
+from cityeye.app import build_app
 from cityeye.config import AuthSettings, OpsSettings, Settings
 from tests.api.conftest import TestClient
 from tests.cases.factories import T0, make_event, north_of
 
 MAX_EXAMPLES = 20
 Fuzzed = tuple[TestClient, dict[str, str]]
-schema = schemathesis.openapi.from_dict(create_app(Settings(data_dir=Path("unused"))).openapi())
+schema = schemathesis.openapi.from_dict(build_app(Settings(data_dir=Path("unused"))).openapi())
 
 
 def _app(backend: str, request: pytest.FixtureRequest, tmp: pytest.TempPathFactory) -> Iterator[Fuzzed]:
@@ -34,11 +34,11 @@ def _app(backend: str, request: pytest.FixtureRequest, tmp: pytest.TempPathFacto
         ops=OpsSettings(auth_failures_per_min=100_000, uploads_per_min=100_000),
         lifecycle={"districts": {"center": (121.0, 31.0, 122.0, 32.0)}},
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        service = client.app.state.case_service  # type: ignore[attr-defined]
+    with TestClient(build_app(settings), raise_server_exceptions=False) as client:
+        service = client.app.state.services.cases  # type: ignore[attr-defined]
         for i in range(6):
             service.ingest(make_event(geo=north_of(500 * i), start=T0 + timedelta(minutes=i)))
-        token = client.app.state.api_keys.create("fuzz-admin", Role.ADMIN).token  # type: ignore[attr-defined]
+        token = client.app.state.services.api_keys.create("fuzz-admin", Role.ADMIN).token  # type: ignore[attr-defined]
         yield client, {"X-API-Key": token}
 
 

@@ -18,14 +18,14 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def audit_rows(client) -> int:  # type: ignore[no-untyped-def]
-    with client.app.state.case_service.sessions() as session:
+    with client.app.state.services.cases.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(AuditEntry)))
 
 
 def test_a_body_over_the_limit_is_413_before_or_while_it_is_read(make_client: AppFactory) -> None:
     with make_client(max_body_kb=1) as client:
-        case_id = client.app.state.case_service.ingest(make_event()).case_id  # type: ignore[attr-defined]
-        admin = {"X-API-Key": client.app.state.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
+        case_id = client.app.state.services.cases.ingest(make_event()).case_id  # type: ignore[attr-defined]
+        admin = {"X-API-Key": client.app.state.services.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
         before = audit_rows(client)
         big = {"note": "x" * 2000}
         r = client.post(f"/cases/{case_id}/notes", json=big, headers=admin)
@@ -60,7 +60,7 @@ def test_uploads_have_their_own_larger_limit(make_client: AppFactory) -> None:
 
 def test_auth_failures_are_rate_limited_per_client_ip(make_client: AppFactory) -> None:
     with make_client(auth_failures_per_min=3) as client:
-        good = {"X-API-Key": client.app.state.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
+        good = {"X-API-Key": client.app.state.services.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
         for guess in range(3):
             r = client.get("/cases", headers={"X-API-Key": f"ce_abcdefgh_guess{guess}"})
             assert r.status_code == 401
@@ -146,15 +146,15 @@ def test_a_database_that_does_not_answer_is_503_with_retry_after(make_client: Ap
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the database folder should be")
     with make_client(Settings(data_dir=tmp_path / "d", auth=AuthSettings(open_read=True))) as client:
-        app_service = client.app.state.case_service  # type: ignore[attr-defined]
+        app_service = client.app.state.services.cases  # type: ignore[attr-defined]
         engine = create_engine(f"sqlite:///{blocker / 'cityeye.db'}")
-        client.app.state.case_service = CaseService(  # type: ignore[attr-defined]
+        client.app.state.services.cases = CaseService(  # type: ignore[attr-defined]
             session_factory(engine), app_service.settings, app_service.taxonomy
         )
         try:
             r = client.get("/cases")
         finally:
-            client.app.state.case_service = app_service  # type: ignore[attr-defined]
+            client.app.state.services.cases = app_service  # type: ignore[attr-defined]
             engine.dispose()
     assert r.status_code == 503
     assert r.json() == {"detail": "database unavailable; retry later"} and r.headers["retry-after"] == "5"

@@ -32,11 +32,11 @@ def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:  # t
 
 def test_metrics_report_cases_by_state_overdue_http_routes_and_webhooks(make_client: AppFactory) -> None:
     with make_client() as client:
-        app_service: CaseService = client.app.state.case_service  # type: ignore[attr-defined]
+        app_service: CaseService = client.app.state.services.cases  # type: ignore[attr-defined]
         clock = Clock(T0)
         service = CaseService(app_service.sessions, app_service.settings, app_service.taxonomy, clock=clock)
-        client.app.state.case_service = service  # type: ignore[attr-defined]
-        admin = {"X-API-Key": client.app.state.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
+        client.app.state.services.cases = service  # type: ignore[attr-defined]
+        admin = {"X-API-Key": client.app.state.services.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
         ids = [
             service.ingest(make_event(geo=north_of(1000 * i), start=T0 + timedelta(minutes=i))).case_id
             for i in range(3)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from api.main import create_app
 from cases.lifecycle import Role
+from cityeye.app import build_app
 from cityeye.config import AuthSettings, OpsSettings, Settings
 from inference.event import EvidenceImage
 from inference.frame import GeoContext
@@ -33,13 +33,13 @@ class Api:
     data: Path
 
     def state(self) -> Any:
-        return snapshot(self.client.app.state.case_service.sessions.kw["bind"], self.data)  # type: ignore[attr-defined]
+        return snapshot(self.client.app.state.services.cases.sessions.kw["bind"], self.data)  # type: ignore[attr-defined]
 
 
 def _api(settings: Settings) -> Iterator[Api]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        service = client.app.state.case_service  # type: ignore[attr-defined]
-        store = client.app.state.api_keys  # type: ignore[attr-defined]
+    with TestClient(build_app(settings), raise_server_exceptions=False) as client:
+        service = client.app.state.services.cases  # type: ignore[attr-defined]
+        store = client.app.state.services.api_keys  # type: ignore[attr-defined]
         for i in range(3):
             service.ingest(
                 make_event(
@@ -228,5 +228,5 @@ def test_events_with_impossible_positions_are_refused_before_the_store(api: Api)
     before = api.state()
     for lat, lon in ((123.0, 10.0), (10.0, 200.0), (float("nan"), 0.0), (float("inf"), 0.0)):
         with pytest.raises(ValueError, match="latitude|longitude"):
-            api.client.app.state.case_service.ingest(make_event(geo=GeoContext(lat, lon)))  # type: ignore[attr-defined]
+            api.client.app.state.services.cases.ingest(make_event(geo=GeoContext(lat, lon)))  # type: ignore[attr-defined]
     assert api.state() == before

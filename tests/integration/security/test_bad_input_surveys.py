@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from api.main import create_app
 from cases.lifecycle import Role
+from cityeye.app import build_app
 from cityeye.config import AuthSettings, DetectorSettings, Settings
 from datasets.synthetic import generate_scene
 from inference.event import EvidenceImage
@@ -49,8 +49,8 @@ def test_every_corpus_file_is_refused_or_a_file_error_and_nothing_else_changes(
         auth=AuthSettings(open_read=True),
         detector=DetectorSettings(model=str(tiny_model), conf=0.01),
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        service = client.app.state.case_service  # type: ignore[attr-defined]
+    with TestClient(build_app(settings), raise_server_exceptions=False) as client:
+        service = client.app.state.services.cases  # type: ignore[attr-defined]
         for i in range(3):
             service.ingest(
                 make_event(
@@ -59,7 +59,7 @@ def test_every_corpus_file_is_refused_or_a_file_error_and_nothing_else_changes(
             )
         engine = service.sessions.kw["bind"]
         before = {t: rows for t, rows in table_rows(engine).items() if t in {"cases", "observations", "evidence"}}
-        hdr = {"X-API-Key": client.app.state.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
+        hdr = {"X-API-Key": client.app.state.services.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
         sid = client.post("/surveys", json={"area": "corpus"}, headers=hdr).json()["id"]
         accepted: dict[str, str] = {}
         for bad in [*MEDIA, *ARCHIVE, *GEO]:
@@ -101,8 +101,8 @@ def test_every_corpus_file_is_refused_or_a_file_error_and_nothing_else_changes(
 @pytest.mark.parametrize("area", ["", "a" * 200, "x\u0000y"], ids=["empty", "too_long", "nul"])
 def test_bad_survey_bodies_are_422(area: str, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "d", auth=AuthSettings(open_read=True))
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        hdr = {"X-API-Key": client.app.state.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
+    with TestClient(build_app(settings), raise_server_exceptions=False) as client:
+        hdr = {"X-API-Key": client.app.state.services.api_keys.create("ops", Role.SHIFT_LEAD).token}  # type: ignore[attr-defined]
         r = client.post("/surveys", json={"area": area}, headers=hdr)
         assert r.status_code == 422, r.text
         assert client.get("/surveys").json() == []
