@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from api.settings import ApiSettings, ConsoleSettings, OpsSettings
 from cases.auth import ApiKeys
 from cases.feedback import FeedbackStore
+from cases.scoring.registry import ForecastStore
 from cases.service import CaseService
 from cases.settings import AuthSettings, LifecycleSettings
 from cases.surveys import SurveyStore
@@ -73,6 +74,8 @@ class Services(Protocol):
     @property
     def detectors(self) -> Registry: ...
     @property
+    def forecasts(self) -> ForecastStore: ...
+    @property
     def jobs(self) -> JobQueue: ...
 
 
@@ -109,6 +112,10 @@ def get_detectors(services: ServicesDep) -> Registry:
     return services.detectors
 
 
+def get_forecasts(services: ServicesDep) -> ForecastStore:
+    return services.forecasts
+
+
 def get_jobs(services: ServicesDep) -> JobQueue:
     return services.jobs
 
@@ -119,4 +126,5 @@ ServiceDep = Annotated[CaseService, Depends(get_case_service)]
 SurveyStoreDep = Annotated[SurveyStore, Depends(get_survey_store)]
 FeedbackStoreDep = Annotated[FeedbackStore, Depends(get_feedback_store)]
 DetectorsDep = Annotated[Registry, Depends(get_detectors)]
+ForecastsDep = Annotated[ForecastStore, Depends(get_forecasts)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]

@@ -12,16 +12,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from api.auth import ReaderDep
-from api.deps import PathsDep, ServiceDep
+from api.deps import ForecastsDep, ServiceDep
 from api.errors import InvalidInput, ResourceNotFound
-from cases.scoring.registry import ForecastStore
-from models.datadir import DataDir
 
 router = APIRouter(tags=["forecast"])
-
-
-def forecast_store(paths: DataDir) -> ForecastStore:
-    return ForecastStore(paths.forecasts)
 
 
 @router.get(
@@ -34,7 +28,7 @@ def forecast_store(paths: DataDir) -> ForecastStore:
     },
 )
 def get_forecast(
-    paths: PathsDep,
+    store: ForecastsDep,
     service: ServiceDep,
     _reader: ReaderDep,
     horizon: Annotated[Literal["day", "week"], Query(description="the next day or the next week")] = "day",
@@ -49,7 +43,6 @@ def get_forecast(
     if category is not None and category not in service.taxonomy.categories:
         known = ", ".join(sorted(service.taxonomy.categories))
         raise InvalidInput(f"unknown category {category!r}; known: {known}")
-    store = forecast_store(paths)
     card = store.latest(horizon, cell_m)  # a missing or corrupt stored forecast: ScorerFileError, 503
     if card is None:
         fitted = sorted({f"{c.horizon}/{c.cell_m:g} m" for c in store.cards()})
