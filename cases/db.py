@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -11,26 +11,51 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-if TYPE_CHECKING:
-    from cityeye.config import Settings
-
-
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 30.0
 # Execution option read by the SQLite `begin` hook: "IMMEDIATE" takes the write lock at BEGIN, so a
 # read-then-write transaction (ingestion's merge check) cannot interleave with another writer.
 SQLITE_BEGIN_OPTION = "cityeye_sqlite_begin"
+CONNECT_TIMEOUT_S = 10.0  # a database server that does not answer is an error after this long (default)
 
 
-def make_engine(settings: Settings, **kwargs: Any) -> Engine:
-    """An engine for `settings.db_url`. For SQLite: WAL, foreign keys, a busy timeout, and real BEGINs.
+class _Timeouts(Protocol):
+    @property
+    def outbound_timeout_s(self) -> float: ...
+
+
+class DatabaseSettings(Protocol):
+    """Where the case store is and how long to wait for its server: what the functions here read of the
+    service's settings when they are given those instead of a URL."""
+
+    @property
+    def db_url(self) -> str: ...
+
+    @property
+    def ops(self) -> _Timeouts: ...
+
+
+Database = str | DatabaseSettings  # a SQLAlchemy URL, or settings that name one
+
+
+def _url_and_timeout(database: Database) -> tuple[str, float]:
+    if isinstance(database, str):
+        return database, CONNECT_TIMEOUT_S
+    return database.db_url, database.ops.outbound_timeout_s
+
+
+def make_engine(database: Database, *, connect_timeout_s: float | None = None, **kwargs: Any) -> Engine:
+    """An engine for the database at `database` (a URL, or settings' `db_url`). For SQLite: WAL, foreign keys, a
+    busy timeout, and real BEGINs; for a server, `connect_timeout_s` (default: settings' `ops.outbound_timeout_s`,
+    else 10 s).
 
     The SQLite file's folder is created if needed. Extra keyword arguments go to `create_engine`.
     """
-    url = make_url(settings.db_url)
+    db_url, timeout_s = _url_and_timeout(database)
+    url = make_url(db_url)
     if url.get_backend_name() != "sqlite":
-        # a server that does not answer is an error after ops.outbound_timeout_s, not a hang
-        timeout = {"connect_timeout": max(1, round(settings.ops.outbound_timeout_s))}
+        # a server that does not answer is an error after the connect timeout, not a hang
+        timeout = {"connect_timeout": max(1, round(connect_timeout_s if connect_timeout_s is not None else timeout_s))}
         pg_args = timeout if url.get_backend_name() == "postgresql" else {}
         return create_engine(
             url, pool_pre_ping=True, connect_args={**pg_args, **kwargs.pop("connect_args", {})}, **kwargs
@@ -76,20 +101,21 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def alembic_config(settings: Settings) -> Config:
+def alembic_config(database: Database) -> Config:
     """The Alembic config, built in code: the scripts ship inside the package, no alembic.ini needed."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", settings.db_url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", _url_and_timeout(database)[0].replace("%", "%%"))
     return cfg
 
 
-def migrate(settings: Settings, engine: Engine | None = None, revision: str = "head") -> None:
-    """Bring the database to `revision` (default: the newest schema), creating it from empty if needed."""
+def migrate(database: Database, engine: Engine | None = None, revision: str = "head") -> None:
+    """Bring the database at `database` (a URL, or settings' `db_url`) to `revision` (default: the newest
+    schema), creating it from empty if needed; through `engine` when given."""
     own = engine is None
-    eng = make_engine(settings) if engine is None else engine
+    eng = make_engine(database) if engine is None else engine
     try:
-        cfg = alembic_config(settings)
+        cfg = alembic_config(database)
         with eng.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)

@@ -7,6 +7,9 @@ The one entry point other packages use, a facade over the case store's parts, ea
 - `cases.queries`: the case list (`CaseQuery` -> `CasePage`) and one case (`CaseRecord`);
 - `cases.outbox`: webhook deliveries queued in the writers' transactions;
 - `cases.evidence`: evidence image files.
+
+It reads only the sections of the service's settings that those parts need (`ServiceSettings`: cases,
+lifecycle, push, scoring, the API's page size, the data dir's layout) and hands each part its own.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,11 +32,10 @@ from cases.lifecycle import Action, Actor, Verdict
 from cases.orm import AuditEntry, Case
 from cases.outbox import Outbox
 from cases.queries import DEFAULT_PAGE_SIZE, SORTS, BBoxFilter, CasePage, CaseQueries, CaseQuery, CaseRecord, Sort
+from cases.settings import CaseSettings, LifecycleSettings, PushSettings, ScoringSettings
 from inference.event import Event
+from models.datadir import DataDir
 from models.taxonomy import Taxonomy
-
-if TYPE_CHECKING:
-    from cityeye.config import Settings
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -48,24 +50,56 @@ __all__ = [
     "CaseService",
     "EvidenceFile",
     "IngestResult",
+    "ServiceSettings",
     "Sort",
 ]
 
 
-class CaseService:
+class _Paging(Protocol):
+    @property
+    def page_size_max(self) -> int: ...
+
+
+class ServiceSettings(Protocol):
+    """The sections of the service's settings the case service reads (cityeye's `Settings` has them all)."""
+
+    @property
+    def cases(self) -> CaseSettings: ...
+
+    @property
+    def lifecycle(self) -> LifecycleSettings: ...
+
+    @property
+    def push(self) -> PushSettings: ...
+
+    @property
+    def scoring(self) -> ScoringSettings: ...
+
+    @property
+    def api(self) -> _Paging: ...
+
+    @property
+    def paths(self) -> DataDir: ...
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+class CaseService(Generic[S]):
     """The case store's one entry point. Thread-safe: every call opens its own session."""
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        settings: Settings,
+        settings: S,
         taxonomy: Taxonomy,
         clock: Callable[[], datetime] | None = None,
     ):
         self._sessions = session_factory
         self._settings = settings
         self._taxonomy = taxonomy
-        self._evidence_dir = Path(settings.evidence_dir)
+        paths = settings.paths
+        self._evidence_dir = paths.evidence
         self._clock = clock or (lambda: datetime.now(UTC))
         # called after a commit with the ids of the cases it created or changed: the live scorer (`scoring.live`)
         self.change_listeners: list[Callable[[list[int]], None]] = []
@@ -88,7 +122,7 @@ class CaseService:
             self.now,
             self._notify_changed,
             self._evidence_dir,
-            settings.feedback_dir,
+            paths.feedback,
         )
         self._queries = CaseQueries(session_factory, taxonomy, settings.api.page_size_max, self.now)
         if settings.scoring.live:
@@ -103,7 +137,8 @@ class CaseService:
         return self._evidence_dir
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> S:
+        """The settings the service was built with."""
         return self._settings
 
     @property
