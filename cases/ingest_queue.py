@@ -1,18 +1,20 @@
-"""Events to the case store through the task queue, at least once, one case per problem.
+"""Events to the case store through the job queue, at least once, one case per problem.
 
 Producers (stream workers, survey workers, anything that makes `Event`s away from the database) publish
 through an `EventSpool`:
 
 1. `spool.publish(events)` first writes each event to a local SQLite file (`<data_dir>/spool/events.db`,
    committed, keyed by `event_id`): from here on a crash, a Redis restart or a lost message cannot lose it;
-2. then sends them to the `cases.ingest_events` task (Redis + `cityeye worker`, or the embedded thread pool);
+2. then sends them to the `cityeye.cases.ingest_events` job (`INGEST_JOB`, through the `models.jobs.JobQueue`:
+   Redis + `cityeye worker`, or the embedded thread pool), which calls `ingest_payloads`;
 3. `spool.flush()` (call it every few seconds; `publish` calls it too) drops the events the case store has
    (their `event_id` is in `observations`) and sends the rest again once `resend_s` has passed.
 
-The task is acknowledged late (a worker killed mid-task has its message delivered again), retries with
-exponential back-off while the database is unreachable, and ingests in chunks, each its own transaction.
-Ingestion is idempotent by `event_id` (a unique index), so a re-delivered or re-sent event is a duplicate,
-never a second case. Together: every event is stored once, and no event is lost while its spool file lives.
+The job (`cityeye/jobs/cases.py`) is acknowledged late (a worker killed mid-task has its message delivered
+again), retries with exponential back-off while the database is unreachable, and ingests in chunks, each its
+own transaction. Ingestion is idempotent by `event_id` (a unique index), so a re-delivered or re-sent event is a
+duplicate, never a second case. Together: every event is stored once, and no event is lost while its spool file
+lives.
 """
 
 from __future__ import annotations
@@ -30,19 +32,21 @@ from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from celery import shared_task
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from cases import metrics
+from cases.orm import Observation
 from inference.event import Event, EvidenceImage
 from inference.frame import GeoContext
+from models.jobs import JobQueue
 
 if TYPE_CHECKING:
-    from cityeye.config import Settings
+    from cases.service import CaseService
 
 log = logging.getLogger(__name__)
-TASK_NAME = "cases.ingest_events"
+INGEST_JOB = "cityeye.cases.ingest_events"
+TASK_NAME = "cases.ingest_events"  # the job's old name: still registered, so messages sent to it still run
 
 
 # ---- events as JSON (the task's arguments) ----------------------------------------------------------------------
@@ -101,32 +105,9 @@ def event_from_json(data: dict[str, Any]) -> Event:
     )
 
 
-# ---- the task -------------------------------------------------------------------------------------------------------
-_service_lock = threading.Lock()
-_services: dict[str, Any] = {}
-
-
-def _service(settings: Settings) -> Any:
-    """One CaseService per database per process (the engine and its pool are reused by every task)."""
-    from cases.db import make_engine, migrate, session_factory
-    from cases.service import CaseService
-    from models.taxonomy import load_taxonomy
-
-    with _service_lock:
-        service = _services.get(settings.db_url)
-        if service is None:
-            engine = make_engine(settings)
-            migrate(settings, engine)
-            taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
-            service = _services[settings.db_url] = CaseService(session_factory(engine), settings, taxonomy)
-            from cases.tasks import wire_webhooks
-
-            wire_webhooks(service, settings, start_thread=False)  # scale-out: a delivery run after each commit
-        return service
-
-
-def ingest_payloads(service: Any, payloads: Sequence[dict[str, Any]], chunk: int = 50) -> dict[str, int]:
-    """Ingest JSON events in chunks (one transaction each); returns counts by result."""
+# ---- the job's work ---------------------------------------------------------------------------------------------
+def ingest_payloads(service: CaseService, payloads: Sequence[dict[str, Any]], chunk: int = 50) -> dict[str, int]:
+    """Ingest JSON events (`event_to_json`) in chunks (one transaction each); returns counts by result."""
     counts = {"created": 0, "merged": 0, "duplicate": 0}
     for i in range(0, len(payloads), chunk):
         events = [event_from_json(p) for p in payloads[i : i + chunk]]
@@ -137,30 +118,11 @@ def ingest_payloads(service: Any, payloads: Sequence[dict[str, Any]], chunk: int
     return counts
 
 
-@shared_task(
-    name=TASK_NAME,
-    acks_late=True,
-    ignore_result=True,  # progress is the case store itself
-    autoretry_for=(OperationalError, DBAPIError, OSError),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=False,
-    max_retries=None,  # the database coming back is what ends the retries; the spool keeps the events anyway
-)
-def ingest_events(payloads: list[dict[str, Any]], chunk: int = 50) -> dict[str, int]:
-    """Store events (JSON, `event_to_json`) as cases; idempotent by event id, so safe to run again."""
-    from cityeye.tasks import current_settings
-
-    return ingest_payloads(_service(current_settings()), payloads, chunk)
-
-
-def _sender(settings: Settings) -> Callable[[list[dict[str, Any]]], object]:
-    """Send a batch to the task: on Redis without waiting for a result, or to the embedded thread pool."""
-    from cityeye.tasks import get_app, submit
-
-    if settings.redis_url:
-        return lambda payloads: get_app().send_task(TASK_NAME, args=[payloads], ignore_result=True)
-    return lambda payloads: submit(ingest_events, payloads)
+def stored_event_ids(sessions: sessionmaker[Session], event_ids: Sequence[str]) -> set[str]:
+    """The ones of `event_ids` the case store has (an observation records each)."""
+    with sessions() as session:
+        q = select(Observation.event_id).where(Observation.event_id.in_(list(event_ids)))
+        return set(session.scalars(q))
 
 
 # ---- the producer's spool -----------------------------------------------------------------------------------------
@@ -191,18 +153,19 @@ class EventSpool:
         )
 
     @classmethod
-    def for_settings(cls, settings: Settings, name: str = "events", resend_s: float = 30.0) -> EventSpool:
-        """A spool in `<data_dir>/spool/<name>.db` that confirms against the case store and sends to the task."""
-        from cases.orm import Observation
-
-        service = _service(settings)
+    def for_store(
+        cls, path: Path, sessions: sessionmaker[Session], jobs: JobQueue, resend_s: float = 30.0
+    ) -> EventSpool:
+        """A spool in the file `path` that confirms against the case store of `sessions` and sends to the
+        `cityeye.cases.ingest_events` job of `jobs`."""
 
         def ingested(event_ids: Sequence[str]) -> set[str]:
-            with service.sessions() as session:
-                q = select(Observation.event_id).where(Observation.event_id.in_(list(event_ids)))
-                return set(session.scalars(q))
+            return stored_event_ids(sessions, event_ids)
 
-        return cls(settings.data_dir / "spool" / f"{name}.db", ingested, _sender(settings), resend_s)
+        def send(payloads: list[dict[str, Any]]) -> None:
+            jobs.submit(INGEST_JOB, payloads)
+
+        return cls(path, ingested, send, resend_s)
 
     def close(self) -> None:
         self._db.close()

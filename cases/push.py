@@ -14,6 +14,10 @@ Each POST carries:
 
 A 2xx answer is a delivery; anything else (or no answer within `push.timeout_s`) is retried after
 `backoff_s × 2^(attempt-1)` (at most `backoff_max_s`); after `max_attempts` the row is `dead`.
+
+`wire_webhooks` makes the rows a case service queues go out: in scale-out the shell's `enqueue` (one run of the
+`cityeye.webhooks.deliver` job, `cityeye/jobs/webhooks.py`) after every commit that queued some, in embedded mode
+a `WebhookDeliverer` thread of the calling process.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy import select, update
@@ -35,10 +40,14 @@ from cases.errors import InvalidAction
 from cases.orm import WebhookDelivery
 from cases.settings import PushSettings
 
+if TYPE_CHECKING:
+    from cases.service import CaseService
+
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Cityeye-Signature"
 TIMESTAMP_HEADER = "X-Cityeye-Timestamp"
 MAX_SKEW_S = 300
+MAX_PASSES = 20  # one `drain` sends at most MAX_PASSES × 50 deliveries; the next run takes the rest
 WRITE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}  # take SQLite's write lock at BEGIN (see cases.auth.WRITE)
 
 
@@ -109,6 +118,16 @@ class WebhookDeliverer:
                 log.exception("webhook delivery pass failed")
 
     # ---- one pass --------------------------------------------------------------------------------------------
+    def drain(self, max_passes: int = MAX_PASSES) -> int:
+        """`deliver_due` until nothing is due (at most `max_passes` passes); returns how many POSTs were tried."""
+        tried = 0
+        for _ in range(max_passes):
+            n = self.deliver_due()
+            tried += n
+            if n == 0:
+                break
+        return tried
+
     def deliver_due(self, limit: int = 50) -> int:
         """Try every pending delivery whose time has come (at most `limit`); returns how many were tried."""
         now = self._clock()
@@ -206,3 +225,29 @@ class WebhookDeliverer:
                 raise InvalidAction(f"no dead webhook delivery {delivery_id}")
             row.state, row.attempts, row.next_attempt_at = "pending", 0, self._clock()
         self.wake()
+
+
+def wire_webhooks(
+    service: CaseService,
+    push: PushSettings,
+    *,
+    enqueue: Callable[[], None] | None = None,
+    start_thread: bool = True,
+) -> WebhookDeliverer | None:
+    """Make the deliveries `service` queues go out (nothing to do without `push.webhooks`).
+
+    Scale-out (`enqueue` given: it queues one delivery run): `enqueue` is called after every commit that queued
+    deliveries; returns None. Embedded: returns the started `WebhookDeliverer` thread of this process (the caller
+    stops it at shutdown), or None when `start_thread` is false (a short run: `cityeye serve` sends the rest).
+    """
+    if not push.webhooks:
+        return None
+    if enqueue is not None:
+        service.outbox_listeners.append(enqueue)
+        return None
+    if not start_thread:
+        return None
+    deliverer = WebhookDeliverer(service.sessions, push)
+    service.outbox_listeners.append(deliverer.wake)
+    deliverer.start()
+    return deliverer

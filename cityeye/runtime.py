@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from cases.ingest_queue import EventSpool
     from cases.push import WebhookDeliverer
     from cityeye.config import Settings
     from models.jobs import JobQueue
@@ -73,8 +74,8 @@ class Runtime:
         no Redis (the API); "enqueue" only queues Celery runs in scale-out (workers, short CLI runs); "off" wires
         nothing. `run_migrations`: bring the database schema to head first (idempotent).
         """
-        from cases.tasks import wire_webhooks
         from cityeye.jobs import jobs
+        from cityeye.jobs.webhooks import wire_webhooks
 
         paths = settings.paths
         engine = make_engine(settings)
@@ -108,6 +109,13 @@ class Runtime:
             jobs=jobs(),
             webhooks=deliverer,
         )
+
+    def event_spool(self, name: str = "events", resend_s: float = 30.0) -> EventSpool:
+        """A producer's durable event spool in `<data_dir>/spool/<name>.db`: confirmed against this case store,
+        sent to the `cityeye.cases.ingest_events` job (`cases.ingest_queue`)."""
+        from cases.ingest_queue import EventSpool
+
+        return EventSpool.for_store(self.paths.spool / f"{name}.db", self.sessions, self.jobs, resend_s)
 
     def close(self) -> None:
         """Stop the webhook thread (if this runtime started one) and dispose of the engine; idempotent."""

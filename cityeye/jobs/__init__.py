@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 # Modules whose @shared_task functions the worker registers. Add yours here.
 TASK_MODULES: list[str] = [
     "cityeye.jobs",
-    "cases.tasks",
-    "cases.ingest_queue",
+    "cityeye.jobs.webhooks",
+    "cityeye.jobs.cases",
     "cityeye.jobs.surveys",
     "cityeye.jobs.scoring",
     "cityeye.jobs.loop",
@@ -46,7 +46,7 @@ TASK_MODULES: list[str] = [
 # Periodic jobs: name -> (task name, every N seconds, settings -> enabled?). Filled by the task modules' owners.
 PERIODIC: dict[str, tuple[str, Callable[[Settings], float | None]]] = {
     # webhook retries (and anything an enqueue missed), only when webhooks are configured
-    "webhooks": ("cases.deliver_webhooks", lambda s: s.push.poll_s if s.push.webhooks else None),
+    "webhooks": ("cityeye.webhooks.deliver", lambda s: s.push.poll_s if s.push.webhooks else None),
     # scorer and forecast refit from the case store's verdicts (then rescoring of the open cases)
     "scoring_refit": ("cityeye.scoring.refit", lambda s: s.scoring.refit_every_s),
     # the data team's loop: feedback dataset → retrain from production → compare → candidate (never promotes)

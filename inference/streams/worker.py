@@ -87,11 +87,10 @@ class StreamWorker:
             self.leases = Leases(redis_client, self.worker_id, settings.streams.lease_ttl_s)
         self.spool = None
         if settings.streams.ingest == "spool":
-            from cases.ingest_queue import EventSpool
-            from cityeye.tasks import set_settings
+            from cityeye.tasks import runtime, set_settings
 
             set_settings(settings)  # the ingest task (embedded thread pool) reads this process's settings
-            self.spool = EventSpool.for_settings(settings, name=f"streams-{socket.gethostname()}")
+            self.spool = runtime().event_spool(name=f"streams-{socket.gethostname()}")
         self.case_ids: set[int] = set()
         self.on_ingested: list[Callable[[list[Event], list[Any]], None]] = []
         self._cams: list[CameraConfig] = []

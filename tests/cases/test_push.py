@@ -21,8 +21,8 @@ from cases.db import session_factory
 from cases.lifecycle import Actor, Role
 from cases.push import WebhookDeliverer, sign, verify
 from cases.service import CaseService
-from cases.tasks import deliver_webhooks, wire_webhooks
 from cityeye.config import PushSettings, Settings, WebhookSettings
+from cityeye.jobs.webhooks import deliver, wire_webhooks
 from models.taxonomy import load_taxonomy
 from tests.cases.factories import make_event, north_of
 from tests.servers import cityeye_worker
@@ -263,11 +263,11 @@ def test_the_worker_task_does_nothing_without_webhooks(tmp_path: Path) -> None:
 
     tasks.set_settings(Settings(data_dir=tmp_path))
     try:
-        assert deliver_webhooks() == 0
+        assert deliver() == 0
         assert "webhooks" not in tasks.make_celery(Settings(data_dir=tmp_path)).conf.beat_schedule
         with_hooks = Settings(data_dir=tmp_path, push=push_settings("http://127.0.0.1:9/hook", poll_s=2.5))
         assert tasks.make_celery(with_hooks).conf.beat_schedule["webhooks"] == {
-            "task": "cases.deliver_webhooks",
+            "task": "cityeye.webhooks.deliver",
             "schedule": 2.5,
         }
     finally:
