@@ -10,7 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cityeye.commands import config, data, loop, models, run, scoring, streams, survey, train, worker
+from cityeye.commands import cases as case_store
+from cityeye.commands import config, data, keys, loop, models, run, scoring, streams, survey, train, webhooks, worker
 from cityeye.commands.common import UserError
 from cityeye.config import ConfigError, Settings, load_settings
 
@@ -31,16 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.add_parser(sub)
-    from cases.keys_cli import add_parser as add_keys_parser
-
-    add_keys_parser(sub)
+    keys.add_parser(sub)
     scoring.add_parser(sub)
-    from cases.retention_cli import add_parser as add_cases_parser
-
-    add_cases_parser(sub)
-    from cases.push_cli import add_parser as add_webhooks_parser
-
-    add_webhooks_parser(sub)
+    case_store.add_parser(sub)
+    webhooks.add_parser(sub)
     return p
 
 

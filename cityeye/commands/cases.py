@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from cityeye.config import Settings
+from cityeye.config import Settings
 
 
 def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
-    from cases.db import make_engine, migrate, session_factory
     from cases.retention import prune_evidence
+    from cityeye.runtime import Runtime
 
     days = args.days if args.days is not None else settings.cases.evidence_retention_days
     if days is None:
         raise ValueError("no retention period: set cases.evidence_retention_days in the config or pass --days")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings)
-    try:
-        migrate(settings, engine)
-        report = prune_evidence(session_factory(engine), settings.evidence_dir, days, dry_run=args.dry_run)
-    finally:
-        engine.dispose()
+    with Runtime.from_settings(settings, webhooks="off") as rt:
+        report = prune_evidence(rt.sessions, rt.paths.evidence, days, dry_run=args.dry_run)
     verb = "would delete" if report.dry_run else "deleted"
     print(
         f"{verb} {report.files} evidence files ({report.bytes / 1e6:.1f} MB) of {report.cases} cases "

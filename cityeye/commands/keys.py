@@ -5,22 +5,22 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from cityeye.config import Settings
+
 if TYPE_CHECKING:
-    from cityeye.config import Settings
+    from cityeye.runtime import Runtime
 
 
-def _store(settings: Settings) -> Any:
-    from cases.auth import ApiKeys
-    from cases.db import make_engine, migrate, session_factory
+def _runtime(settings: Settings) -> Runtime:
+    from cityeye.runtime import Runtime
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings)
-    migrate(settings, engine)
-    return ApiKeys(session_factory(engine))
+    return Runtime.from_settings(settings, webhooks="off")
 
 
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
-    new = _store(settings).create(args.name, args.role, args.district or ())
+    with _runtime(settings) as rt:
+        new = rt.api_keys.create(args.name, args.role, args.district or ())
     districts = ", ".join(new.key.districts) or "all districts"
     print(f"key {new.key.name!r}: role {new.key.role}, {districts}")
     print(new.token)
@@ -29,7 +29,8 @@ def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(_args: argparse.Namespace, settings: Settings) -> int:
-    rows = _store(settings).list()
+    with _runtime(settings) as rt:
+        rows = rt.api_keys.list()
     print(f"{'name':<24}{'role':<12}{'prefix':<10}{'created (UTC)':<22}{'revoked':<22}districts")
     for k in rows:
         revoked = k.revoked_at.strftime("%Y-%m-%d %H:%M:%S") if k.revoked_at else "-"
@@ -42,7 +43,8 @@ def cmd_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    row = _store(settings).revoke(args.name)
+    with _runtime(settings) as rt:
+        row = rt.api_keys.revoke(args.name)
     print(f"key {row.name!r} revoked at {row.revoked_at.isoformat() if row.revoked_at else '?'}")
     return 0
 

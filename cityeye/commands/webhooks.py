@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from cityeye.config import Settings
+
 if TYPE_CHECKING:
-    from cityeye.config import Settings
-
-
-def _deliverer(settings: Settings) -> Any:
-    from cases.db import make_engine, migrate, session_factory
     from cases.push import WebhookDeliverer
 
+
+@contextmanager
+def _deliverer(settings: Settings) -> Iterator[WebhookDeliverer]:
+    from cases.push import WebhookDeliverer
+    from cityeye.runtime import Runtime
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings)
-    migrate(settings, engine)
-    return WebhookDeliverer(session_factory(engine), settings.push)
+    with Runtime.from_settings(settings, webhooks="off") as rt:
+        deliverer = WebhookDeliverer(rt.sessions, settings.push)
+        try:
+            yield deliverer
+        finally:
+            deliverer.stop()
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    deliverer = _deliverer(settings)
-    try:
+    with _deliverer(settings) as deliverer:
         rows = deliverer.deliveries(args.state)
-    finally:
-        deliverer.stop()
     print(f"{'id':<8}{'state':<11}{'event':<21}{'case':<8}{'attempts':<10}{'next attempt (UTC)':<21}url · last error")
     for r in rows:
         when = r.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if r.state == "pending" else "-"
@@ -37,16 +42,13 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     from cases.errors import InvalidAction
 
-    deliverer = _deliverer(settings)
-    try:
+    with _deliverer(settings) as deliverer:
         for delivery_id in args.ids:
             try:
                 deliverer.retry(delivery_id)
             except InvalidAction as exc:
                 raise ValueError(str(exc)) from exc
             print(f"delivery {delivery_id} is pending again (attempts reset)")
-    finally:
-        deliverer.stop()
     return 0
 
 
