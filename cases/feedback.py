@@ -33,18 +33,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from cases.errors import CaseNotFound, FeedbackError, FeedbackNotFound, PermissionDenied
 from cases.lifecycle import Actor, Role
 from cases.orm import Case, Evidence, FeedbackFrame, Observation
+from inference.ports import Box
 
 ORIGINS = ("verdict", "correction", "sample")
 CORRECT_ROLES = frozenset({Role.INSPECTOR, Role.DATA_TEAM, Role.SHIFT_LEAD, Role.ADMIN})
-
-
-@dataclass(frozen=True)
-class Box:
-    class_name: str
-    xyxy: tuple[float, float, float, float]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"class_name": self.class_name, "xyxy": [round(float(v), 2) for v in self.xyxy]}
 
 
 def validate_boxes(boxes: Sequence[Box], width: int, height: int, classes: Sequence[str] | None) -> list[Box]:

@@ -20,6 +20,7 @@ from inference.event import Event
 from inference.files import MediaError, image_frames, list_media, media_kind, video_frames
 from inference.frame import Frame
 from inference.persistence import PersistenceRule
+from inference.ports import IngestOutcome
 from inference.settings import PersistenceSettings
 from models.taxonomy import Taxonomy
 
@@ -37,17 +38,6 @@ def predict_versioned(detector: DetectorLike, frames: list[Frame]) -> tuple[str,
         version, dets = versioned(frames)
         return str(version), list(dets)
     return detector.version, detector.predict(frames)
-
-
-class IngestOutcome(Protocol):
-    @property
-    def case_id(self) -> int: ...
-    @property
-    def created(self) -> bool: ...
-    @property
-    def merged(self) -> bool: ...
-    @property
-    def duplicate(self) -> bool: ...
 
 
 @dataclass

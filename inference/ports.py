@@ -3,9 +3,12 @@
 `cases` implements them (ORM rows stay in `cases/orm.py`); the shell (`cityeye/runtime.py`, `cityeye/jobs`) wires
 the implementations in. Nothing here knows SQL, Celery or HTTP.
 
-* `EventSink`: takes the events that rules raise (the case service).
+* `EventSink`: takes the events that rules raise (the case service), one outcome per event;
+  `EventOutbox`: an event sink that only queues them durably (the event spool; a background job stores them);
 * `SurveyRepository`: what survey processing reads and writes: the survey, its files, the area's permit register,
-  the survey's status and progress, and its findings.
+  the survey's status and progress, and its findings;
+* `SampleSink`: keeps the frames the active-learning sampler picks (the feedback store), with `Box`es;
+* `CameraStore`: the camera configurations a stream worker runs (`StoredCamera`) and the status rows it writes.
 """
 
 from __future__ import annotations
@@ -13,15 +16,43 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
 
 from inference.event import Event
 
+if TYPE_CHECKING:
+    from inference.streams.config import CameraConfig
+
+
+class IngestOutcome(Protocol):
+    """What became of one event: the case it went to, and whether it opened it, merged into it or was seen before."""
+
+    @property
+    def case_id(self) -> int: ...
+    @property
+    def created(self) -> bool: ...
+    @property
+    def merged(self) -> bool: ...
+    @property
+    def duplicate(self) -> bool: ...
+
 
 class EventSink(Protocol):
-    """Ingests events; one outcome per event, in order (`IngestOutcome`: case_id, created, merged, duplicate)."""
+    """Ingests events; one outcome per event, in order (`cases.service.CaseService`)."""
 
-    def ingest_many(self, events: Sequence[Event]) -> list[Any]: ...
+    def ingest_many(self, events: Sequence[Event]) -> Sequence[IngestOutcome]: ...
+
+
+@runtime_checkable
+class EventOutbox(Protocol):
+    """An event sink that queues durably and stores later (`cases.ingest_queue.EventSpool`): `ingest_many` returns
+    no outcomes; `flush()` forgets what the store has, sends the rest again and returns how many are pending."""
+
+    def ingest_many(self, events: Sequence[Event]) -> Sequence[IngestOutcome]: ...
+
+    def flush(self) -> int: ...
 
 
 # ---- drone surveys -------------------------------------------------------------------------------------------
@@ -135,4 +166,49 @@ class SurveyRepository(Protocol):
 
     def findings(self, survey_id: int) -> list[FindingRecord]:
         """The survey's stored findings in order."""
+        ...
+
+
+# ---- active-learning samples -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Box:
+    """A labelled (or predicted) box on a frame: class name and xyxy pixels."""
+
+    class_name: str
+    xyxy: tuple[float, float, float, float]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"class_name": self.class_name, "xyxy": [round(float(v), 2) for v in self.xyxy]}
+
+
+class SampleSink(Protocol):
+    """Keeps sampled frames for labelling (`cases.feedback.FeedbackStore`)."""
+
+    def add_sample(
+        self, image: np.ndarray, source_id: str, model_version: str, predictions: Sequence[Box], reason: str
+    ) -> Any: ...
+
+    def sample_bytes(self) -> int: ...
+
+
+# ---- cameras ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredCamera:
+    """A camera's configuration as stored, with its version (bumped on every change)."""
+
+    config: CameraConfig
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CameraStore(Protocol):
+    """The cameras a stream worker runs and the status it reports (`cases.cameras.SqlCameraStore`)."""
+
+    def list(self, enabled_only: bool = False) -> list[StoredCamera]:
+        """Every camera (or the enabled ones), by id."""
+        ...
+
+    def write_status(self, worker: str, statuses: dict[str, dict[str, Any]]) -> None:
+        """Store the status of the cameras `worker` runs (cameras deleted meanwhile are skipped)."""
         ...

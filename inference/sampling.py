@@ -3,7 +3,7 @@
 Any worker that runs the detector (the file pipeline, stream and survey workers) offers each frame with its
 detections and the model version that produced them:
 
-    sampler = ActiveSampler.from_settings(settings, feedback_store)
+    sampler = ActiveSampler(settings.loop.sampling, feedback_store)  # the sink: `inference.ports.SampleSink`
     sampler.offer(frame, detections, model_version)     # -> the reason it was kept, or None
 
 A frame is a candidate when a detection's confidence lies in `[low_conf, high_conf)` (uncertain) or two boxes
@@ -20,25 +20,17 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from cases.feedback import Box
 from inference.detections import Detections, box_iou
 from inference.frame import Frame
+from inference.ports import Box, SampleSink
 from inference.settings import SamplingSettings
 
 log = logging.getLogger(__name__)
-
-
-class SampleSink(Protocol):
-    def add_sample(
-        self, image: np.ndarray, source_id: str, model_version: str, predictions: Sequence[Box], reason: str
-    ) -> Any: ...
-
-    def sample_bytes(self) -> int: ...
 
 
 def why_interesting(detections: Detections, cfg: SamplingSettings) -> str | None:
