@@ -125,12 +125,12 @@ def p5(settings: Any, detector: Any, video: Path, n_cams: int, rounds: int) -> l
     import uvicorn
 
     from cityeye.app import build_app
+    from cityeye.commands.streams import stream_process
     from inference.holder import DetectorHolder
     from inference.streams.config import CameraConfig
-    from inference.streams.worker import StreamWorker
     from tests.servers import free_port, wait_port
 
-    worker = StreamWorker(settings, holder=DetectorHolder.fixed(detector))
+    process = stream_process(settings, holder=DetectorHolder.fixed(detector))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="error"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -151,19 +151,19 @@ def p5(settings: Any, detector: Any, video: Path, n_cams: int, rounds: int) -> l
 
     stop = threading.Event()
     threading.Thread(target=poll, daemon=True).start()
-    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    runner = threading.Thread(target=process.run, args=(stop,), daemon=True)
     runner.start()
     try:
         for r in range(rounds):
             ids = [f"r{r}-c{i}" for i in range(n_cams)]
             for cid in ids:
-                worker.store.create(CameraConfig.model_validate(cam(cid, video, 10, False)))
+                process.cameras.create(CameraConfig.model_validate(cam(cid, video, 10, False)))
             target = (r + 1) * n_cams * 3
             deadline = time.monotonic() + 60
             while len(seen) < target and time.monotonic() < deadline:
                 time.sleep(0.1)
             for cid in ids:
-                worker.store.delete(cid)
+                process.cameras.delete(cid)
     finally:
         stop.set()
         stop_poll.set()

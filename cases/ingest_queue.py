@@ -191,6 +191,11 @@ class EventSpool:
         self.put(events)
         self.flush()
 
+    def ingest_many(self, events: Sequence[Event]) -> list[Any]:
+        """`inference.ports.EventOutbox`: `publish`; the ingest task stores the events later, so no outcomes now."""
+        self.publish(events)
+        return []
+
     def flush(self, now: float | None = None) -> int:
         """Forget events the store has; send the due rest (again). Returns how many are still pending.
 

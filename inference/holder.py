@@ -1,7 +1,8 @@
 """The one detector holder: the detector a worker runs, swapped between batches when the registry's production
 pointer moves (live reload), without stopping the worker.
 
-    holder = DetectorHolder.from_settings(settings)          # or DetectorHolder(load, current, ...)
+    holder = DetectorHolder.configured(models_dir, detector_settings, poll_s)  # production: follows it; else fixed
+    holder = DetectorHolder(load, current, poll_s=...)       # load(version) builds a detector, current() names one
     holder = DetectorHolder.fixed(detector)                  # a fixed model version or file: never reloads
     version, detections = holder.predict_versioned(frames)   # or holder.predict(frames) + holder.version
     holder.maybe_reload(); detector = holder.get()           # the stream runner, once per round
@@ -21,11 +22,15 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference.detections import Detections
 from inference.detector import DetectorLike
 from inference.frame import Frame
+
+if TYPE_CHECKING:
+    from inference.settings import DetectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +70,43 @@ class DetectorHolder:
         return cls(lambda _version: detector, lambda: detector.version, poll_s=math.inf)
 
     @classmethod
-    def from_settings(cls, settings: Any, background: bool = True, poll_s: float | None = None) -> DetectorHolder:
-        """Follow `production` in the settings' registry, loading with the settings' detector options."""
+    def production(
+        cls,
+        models_dir: Path,
+        detector: DetectorSettings,
+        poll_s: float,
+        redis_url: str | None = None,
+        background: bool = True,
+    ) -> DetectorHolder:
+        """Follow `production` in the registry under `models_dir`, loading with the `detector` options."""
         from inference.detector import Detector
         from models.registry import Registry
 
-        registry = Registry(settings.models_dir)
+        registry = Registry(models_dir)
 
         def load(version: str) -> DetectorLike:
-            return Detector.load(settings.models_dir, settings.detector.model_copy(update={"model": version}))
+            return Detector.load(models_dir, detector.model_copy(update={"model": version}))
 
         return cls(
             load,
             lambda: registry.get("production").version,
-            poll_s=settings.loop.reload_poll_s if poll_s is None else poll_s,
-            redis_url=settings.redis_url,
+            poll_s=poll_s,
+            redis_url=redis_url,
             background=background,
         )
+
+    @classmethod
+    def configured(
+        cls, models_dir: Path, detector: DetectorSettings, poll_s: float, redis_url: str | None = None
+    ) -> DetectorHolder:
+        """The configured detector: with `detector.model = 'production'` it follows the registry's production
+        pointer (checked every `poll_s` and at once on a Redis notice, the new version loaded in the background
+        while the old one keeps working); a fixed version or file is never swapped."""
+        from inference.detector import Detector
+
+        if detector.model == "production":
+            return cls.production(models_dir, detector, poll_s, redis_url)
+        return cls.fixed(Detector.load(models_dir, detector))
 
     # ---- the detector interface ------------------------------------------------------------------------------
     @property

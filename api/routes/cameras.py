@@ -17,12 +17,13 @@ from pydantic import BaseModel
 from api.auth import ActorDep, ReaderDep
 from api.deps import PathsDep, ServicesDep
 from api.errors import ResourceNotFound
+from cases.cameras import SqlCameraStore
 from cases.errors import PermissionDenied
 from cases.lifecycle import Actor, Role
 from inference.errors import CameraConfigError
+from inference.ports import StoredCamera
 from inference.streams.config import CameraConfig
 from inference.streams.runner import snapshot_path
-from inference.streams.store import CameraStore, StoredCamera
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -38,11 +39,11 @@ class CameraOut(BaseModel):
     status: dict[str, Any] | None = None
 
 
-def get_camera_store(services: ServicesDep) -> CameraStore:
-    return CameraStore(services.sessions)
+def get_camera_store(services: ServicesDep) -> SqlCameraStore:
+    return SqlCameraStore(services.sessions)
 
 
-CameraStoreDep = Annotated[CameraStore, Depends(get_camera_store)]
+CameraStoreDep = Annotated[SqlCameraStore, Depends(get_camera_store)]
 
 
 def _out(cam: StoredCamera, st: dict[str, Any] | None) -> CameraOut:

@@ -5,26 +5,36 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cityeye.commands.common import UserError, offline
 from cityeye.config import Settings
 
+if TYPE_CHECKING:  # heavy imports stay inside the commands that need them
+    from cases.cameras import SqlCameraStore
+    from cases.ingest_queue import EventSpool
+    from cityeye.runtime import Runtime
+    from inference.holder import DetectorHolder
+    from inference.streams.worker import StreamWorker
 
-def _store(settings: Settings) -> Any:
+
+def _store(settings: Settings) -> SqlCameraStore:
+    from cases.cameras import SqlCameraStore
     from cases.db import make_engine, migrate, session_factory
-    from inference.streams.store import CameraStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings)
     migrate(settings, engine)
-    return CameraStore(session_factory(engine))
+    return SqlCameraStore(session_factory(engine))
 
 
 def _import(settings: Settings, path: Path) -> list[str]:
-    from inference.streams.store import CameraConfigError, load_cameras_file
+    from inference.errors import CameraConfigError
+    from inference.streams.config import load_cameras_file
 
     try:
         cams = load_cameras_file(path)  # all validated before anything is written
@@ -38,6 +48,79 @@ def _import(settings: Settings, path: Path) -> list[str]:
     return lines
 
 
+@dataclass
+class StreamProcess:
+    """What `cityeye streams` runs: the stream worker wired to this process's `Runtime` (the case service, the
+    camera table, the feedback store) and, with `streams.ingest: spool`, the durable event spool between them."""
+
+    runtime: Runtime
+    cameras: SqlCameraStore
+    worker: StreamWorker
+    spool: EventSpool | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            self.worker.run(stop)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the worker, then what was built for it (idempotent)."""
+        self.worker.close()
+        if self.spool is not None:
+            self.spool.close()
+        self.runtime.close()
+
+
+def stream_process(
+    settings: Settings, holder: DetectorHolder | None = None, worker_id: str | None = None, redis_client: Any = None
+) -> StreamProcess:
+    """Build the stream worker of this process: `holder` (default: the configured detector, following the
+    registry's production pointer when `detector.model` is `production`), the events' sink (the case service,
+    or the spool of `streams.ingest: spool`), the camera table, the active-learning sampler and, with
+    `redis_url`, the Redis client of the leases."""
+    from cases.cameras import SqlCameraStore
+    from cityeye.jobs import set_settings
+    from cityeye.runtime import Runtime
+    from inference.holder import DetectorHolder
+    from inference.sampling import ActiveSampler
+    from inference.streams.worker import StreamWorker
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # the stream worker queues no webhook runs (the API's delivery thread or the periodic job sends them)
+    rt = Runtime.from_settings(settings, webhooks="off")
+    try:
+        if holder is None:
+            holder = DetectorHolder.configured(
+                rt.paths.models, settings.detector, settings.streams.reload_check_s, settings.redis_url
+            )
+        if settings.redis_url and redis_client is None:
+            import redis
+
+            redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.ops.outbound_timeout_s)
+        spool = None
+        if settings.streams.ingest == "spool":
+            set_settings(settings)  # the ingest job (embedded thread pool) reads this process's settings
+            spool = rt.event_spool(name=f"streams-{socket.gethostname()}")
+        cameras = SqlCameraStore(rt.sessions)
+        worker = StreamWorker(
+            settings.streams,
+            rt.paths,
+            rt.taxonomy,
+            holder,
+            spool if spool is not None else rt.cases,
+            cameras,
+            # active learning: uncertain/contested frames kept for labelling (loop.sampling; caps and disk budget)
+            sampler=ActiveSampler(settings.loop.sampling, rt.feedback),
+            redis=redis_client if settings.redis_url else None,
+            worker_id=worker_id,
+        )
+    except BaseException:
+        rt.close()
+        raise
+    return StreamProcess(rt, cameras, worker, spool)
+
+
 def cmd_streams(args: argparse.Namespace, settings: Settings) -> int:
     from cityeye.logs import configure_logging
 
@@ -46,9 +129,8 @@ def cmd_streams(args: argparse.Namespace, settings: Settings) -> int:
             print(line)
     offline(settings)
     configure_logging(settings.ops.log_format, settings.ops.log_level)
-    from inference.streams.worker import StreamWorker
-
-    worker = StreamWorker(settings)
+    process = stream_process(settings)
+    worker = process.worker
     stop = threading.Event()
 
     def _stop(_sig: int, _frame: Any) -> None:
@@ -64,12 +146,12 @@ def cmd_streams(args: argparse.Namespace, settings: Settings) -> int:
         threading.Timer(args.seconds, stop.set).start()
     mode = "scale-out, Redis leases" if settings.redis_url else "embedded"
     print(f"stream worker {worker.worker_id} ({mode}); model {worker.holder.get().version}", flush=True)
-    worker.run(stop)
+    process.run(stop)
     return 0
 
 
 def cmd_cameras(args: argparse.Namespace, settings: Settings) -> int:
-    from inference.streams.store import CameraNotFound
+    from inference.errors import CameraNotFound
 
     if args.action == "import":
         if not args.target:

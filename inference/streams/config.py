@@ -2,7 +2,8 @@
 
 Every model forbids unknown keys and validates values (URL scheme, polygons of >= 3 points with an area,
 homography point pairs), so a bad camera is refused with a message that names the field, by the API (422)
-and by the CLI (exit 1), before any worker sees it.
+and by the CLI (exit 1), before any worker sees it. A YAML file of cameras (`cityeye cameras import FILE`,
+`load_cameras_file`) is validated as a whole before anything is written.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 import math
 import re
 from datetime import time
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from inference.errors import CameraConfigError
 from inference.geo import fit_homography
+from models.config import format_errors
 
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "device")
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -228,3 +233,34 @@ class CameraConfig(_Strict):
             netloc = f"{host}:{parts.port}" if parts.port else host
             return parts._replace(netloc=netloc).geturl()
         return self.url
+
+
+def parse_camera(data: Any, where: str = "") -> CameraConfig:
+    try:
+        return CameraConfig.model_validate(data)
+    except ValidationError as exc:
+        raise CameraConfigError([f"{where}{line}" for line in format_errors(exc, CameraConfig)]) from None
+
+
+def load_cameras_file(path: Path) -> list[CameraConfig]:
+    """`cameras: [ {id, url, ...}, ... ]` (or a bare list) from a YAML file, all validated, ids unique."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CameraConfigError([f"{path}: cannot read ({exc.strerror or exc})"]) from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CameraConfigError([f"{path}: not valid YAML ({str(exc).splitlines()[0]})"]) from None
+    items = data.get("cameras") if isinstance(data, dict) and set(data) == {"cameras"} else data
+    if not isinstance(items, list):
+        raise CameraConfigError([f"{path}: expected a list of cameras (or a mapping with only 'cameras')"])
+    cams, errors = [], []
+    for i, item in enumerate(items):
+        try:
+            cams.append(parse_camera(item, f"{path}: cameras[{i}]."))
+        except CameraConfigError as exc:
+            errors.extend(exc.errors)
+    ids = [c.id for c in cams]
+    errors += [f"{path}: camera id {d!r} appears more than once" for d in sorted({i for i in ids if ids.count(i) > 1})]
+    if errors:
+        raise CameraConfigError(errors)
+    return cams

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +33,7 @@ from inference.streams.rules import CameraRules
 from inference.streams.source import CameraSource, SourceOptions, SourceStatus
 from inference.streams.tracking import StationaryTracker
 from inference.streams.zones import Zones
+from models.datadir import DataDir
 from models.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -303,4 +306,19 @@ def now_utc() -> datetime:
 
 
 def snapshot_path(data_dir: Path, camera_id: str) -> Path:
-    return data_dir / "cameras" / camera_id / "latest.jpg"
+    """The latest snapshot of a camera: a JPEG under the data dir's `cameras` folder."""
+    return DataDir(data_dir).cameras / camera_id / "latest.jpg"
+
+
+def write_snapshot(path: Path, jpeg: bytes) -> None:
+    """Atomically replace the snapshot file (readers never see half a JPEG)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snap-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(jpeg)
+        os.chmod(tmp, 0o644)  # like any other file the worker writes (mkstemp makes 0600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

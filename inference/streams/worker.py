@@ -18,8 +18,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import cv2
 
@@ -27,82 +27,67 @@ from inference import metrics
 from inference.event import Event
 from inference.evidence import annotate
 from inference.holder import DetectorHolder
+from inference.pipeline import FrameSampler
+from inference.ports import CameraStore, EventOutbox, EventSink, IngestOutcome
+from inference.settings import StreamSettings
 from inference.streams.config import CameraConfig
-from inference.streams.runner import StreamRunner, register, snapshot_path, unregister
-from inference.streams.store import CameraStore, write_snapshot
-
-if TYPE_CHECKING:
-    from cityeye.config import Settings
+from inference.streams.runner import StreamRunner, register, snapshot_path, unregister, write_snapshot
+from models.datadir import DataDir
+from models.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
 
-def default_holder(settings: Settings) -> DetectorHolder:
-    """The configured detector. With detector.model = 'production' it follows the registry's production pointer
-    (checked every streams.reload_check_s and at once on a Redis notice, the new version loaded in the
-    background while the cameras keep running); a fixed version or file is never swapped."""
-    from inference.detector import Detector
-
-    if settings.detector.model == "production":
-        return DetectorHolder.from_settings(settings, poll_s=settings.streams.reload_check_s)
-    return DetectorHolder.fixed(Detector.load(settings.models_dir, settings.detector))
-
-
 class StreamWorker:
+    """Runs the cameras of `cameras` through `holder`'s detector into `sink`; the shell builds the collaborators
+    (`cityeye/commands/streams.py`: the case service or the durable event spool, the camera table, the sampler).
+
+    `sink`: an `EventSink` (the case service: each round's events are stored before the next) or an `EventOutbox`
+    (the spool: safe on disk at once, stored by the ingest task, confirmed by `flush()` every control round).
+    `redis`: a Redis client in scale-out; the worker then shares the cameras with the others through leases.
+    """
+
     def __init__(
         self,
-        settings: Settings,
-        holder: DetectorHolder | None = None,
+        settings: StreamSettings,
+        paths: DataDir,
+        taxonomy: Taxonomy,
+        holder: DetectorHolder,
+        sink: EventSink | EventOutbox,
+        cameras: CameraStore,
+        sampler: FrameSampler | None = None,
+        redis: Any = None,
         worker_id: str | None = None,
-        redis_client: Any = None,
     ):
-        from cases.db import make_engine, migrate, session_factory
-        from cases.service import CaseService
-        from models.taxonomy import load_taxonomy
-
         self.settings = settings
+        self.paths = paths
+        self.taxonomy = taxonomy
+        self.holder = holder
+        self.sink = sink
+        self.outbox = sink if isinstance(sink, EventOutbox) else None
+        self.cameras = cameras
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(settings)
-        migrate(settings, self.engine)
-        sessions = session_factory(self.engine)
-        self.taxonomy = load_taxonomy(str(settings.taxonomy) if settings.taxonomy else None)
-        self.service = CaseService(sessions, settings, self.taxonomy)
-        self.store = CameraStore(sessions)
-        self.holder = holder or default_holder(settings)
-        from cases.feedback import FeedbackStore
-        from inference.sampling import ActiveSampler
-
         # active learning: uncertain/contested frames kept for labelling (loop.sampling; caps and disk budget)
-        self.sampler = ActiveSampler.from_settings(settings, FeedbackStore(sessions, settings.feedback_dir))
-        self.runner = StreamRunner(self.holder, self.taxonomy, self._ingest, settings.streams, sampler=self.sampler)
+        self.sampler = sampler
+        self.runner = StreamRunner(self.holder, self.taxonomy, self._ingest, settings, sampler=sampler)
         self.leases = None
-        if settings.redis_url:
+        if redis is not None:
             from inference.streams.leases import Leases
 
-            if redis_client is None:
-                import redis
-
-                redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.ops.outbound_timeout_s)
-            self.leases = Leases(redis_client, self.worker_id, settings.streams.lease_ttl_s)
-        self.spool = None
-        if settings.streams.ingest == "spool":
-            from cityeye.tasks import runtime, set_settings
-
-            set_settings(settings)  # the ingest task (embedded thread pool) reads this process's settings
-            self.spool = runtime().event_spool(name=f"streams-{socket.gethostname()}")
+            self.leases = Leases(redis, self.worker_id, settings.lease_ttl_s)
         self.case_ids: set[int] = set()
-        self.on_ingested: list[Callable[[list[Event], list[Any]], None]] = []
+        self.on_ingested: list[Callable[[list[Event], Sequence[IngestOutcome]], None]] = []
         self._cams: list[CameraConfig] = []
         self._next_refresh = 0.0
         self._next_status = 0.0
         self._next_snapshot = 0.0
+        self._closed = False
 
     def _ingest(self, events: list[Event]) -> None:
-        if self.spool is not None:  # safe on disk now; stored by the ingest task, confirmed by flush()
-            self.spool.publish(events)
+        if self.outbox is not None:  # safe on disk now; stored by the ingest task, confirmed by flush()
+            self.outbox.ingest_many(events)
             return
-        results = self.service.ingest_many(events)
+        results = self.sink.ingest_many(events)
         for r in results:
             self.case_ids.add(r.case_id)
         for cb in self.on_ingested:
@@ -111,9 +96,9 @@ class StreamWorker:
     # ---- control ---------------------------------------------------------------------------------------
     def control_once(self) -> None:
         now = time.monotonic()
-        s = self.settings.streams
+        s = self.settings
         if now >= self._next_refresh:
-            self._cams = [c.config for c in self.store.list(enabled_only=True)]
+            self._cams = [c.config for c in self.cameras.list(enabled_only=True)]
             self._next_refresh = now + s.cameras_refresh_s
         if self.leases is not None:
             try:
@@ -132,10 +117,10 @@ class StreamWorker:
             for cid, st in statuses.items():
                 metrics.CAMERA_FPS.labels(camera=cid).set(st["fps"])
                 metrics.CAMERA_UP.labels(camera=cid).set(1 if st["state"] == "streaming" else 0)
-            self.store.write_status(self.worker_id, statuses)
+            self.cameras.write_status(self.worker_id, statuses)
             self._next_status = now + s.status_interval_s
-        if self.spool is not None:
-            self.spool.flush()
+        if self.outbox is not None:
+            self.outbox.flush()
         if now >= self._next_snapshot:
             self.write_snapshots()
             self._next_snapshot = now + s.snapshot_interval_s
@@ -150,10 +135,10 @@ class StreamWorker:
                 image = annotate(image, dets, [self.taxonomy.category_of(str(n)) for n in dets.class_name])
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
             if ok:
-                write_snapshot(snapshot_path(self.settings.data_dir, pipe.config.id), buf.tobytes())
+                write_snapshot(snapshot_path(self.paths.root, pipe.config.id), buf.tobytes())
 
     def _control_loop(self, stop: threading.Event) -> None:
-        period = min(self.settings.streams.heartbeat_s, self.settings.streams.status_interval_s, 1.0)
+        period = min(self.settings.heartbeat_s, self.settings.status_interval_s, 1.0)
         while not stop.is_set():
             try:
                 self.control_once()
@@ -176,22 +161,22 @@ class StreamWorker:
             self.close()
 
     def close(self) -> None:
+        """Finish the rounds already detected, stop the cameras, release the leases, store the final status
+        (idempotent; what the shell built, the sink and the camera store, the shell closes)."""
+        if self._closed:
+            return
+        self._closed = True
         unregister(self.runner)
         self.runner.flush()  # the rounds already detected are tracked, ruled and ingested first
         final = {cid: {**st, "state": "stopped", "fps": 0.0} for cid, st in self.runner.status().items()}
         self.runner.stop()
-        stop_listening = getattr(self.holder, "close", None)  # the live holder's Redis listener
-        if stop_listening is not None:
-            stop_listening()
+        self.holder.close()  # the live holder's Redis listener
         if self.leases is not None:
             try:
                 self.leases.release_all()
             except Exception as exc:  # Redis gone: the leases lapse by themselves
                 log.warning("releasing leases failed: %s", exc)
         try:
-            self.store.write_status(self.worker_id, final)
+            self.cameras.write_status(self.worker_id, final)
         except Exception as exc:
             log.warning("storing the final camera status failed: %s", exc)
-        if self.spool is not None:
-            self.spool.close()
-        self.engine.dispose()

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cases.cameras import SqlCameraStore
 from cases.lifecycle import Role
-from inference.streams.runner import snapshot_path
-from inference.streams.store import CameraStore, write_snapshot
+from inference.streams.runner import snapshot_path, write_snapshot
 from tests.api.conftest import Keys
 
 
@@ -46,7 +46,7 @@ def test_crud_roundtrip(client: TestClient, keys: Keys) -> None:
 def test_status_and_snapshot_reported_by_a_worker(client: TestClient, keys: Keys) -> None:
     assert client.post("/cameras", json=cam(), headers=keys[Role.ADMIN]).status_code == 201
     service = client.app.state.services.cases  # type: ignore[attr-defined]
-    CameraStore(service.sessions).write_status("w1", {"gate-1": {"state": "streaming", "fps": 2.0, "frames": 7}})
+    SqlCameraStore(service.sessions).write_status("w1", {"gate-1": {"state": "streaming", "fps": 2.0, "frames": 7}})
     write_snapshot(snapshot_path(service.settings.data_dir, "gate-1"), b"\xff\xd8jpeg")
     st = client.get("/cameras/gate-1/status").json()
     assert st["state"] == "streaming" and st["worker"] == "w1" and st["frames"] == 7

@@ -19,6 +19,7 @@ import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.auth import ApiKeys
+from cases.cameras import SqlCameraStore
 from cases.db import make_engine, migrate, session_factory
 from cases.lifecycle import Action, Actor, Role, Verdict
 from cases.service import CaseService
@@ -30,7 +31,6 @@ from inference.frame import GeoContext
 from inference.streams.config import CameraConfig, CameraGeoConfig, Zone
 from inference.streams.runner import snapshot_path
 from inference.streams.source import SourceStatus
-from inference.streams.store import CameraStore
 from models.registry import Registry
 from models.taxonomy import load_taxonomy
 
@@ -88,7 +88,7 @@ def _scene_event(i: int, now: datetime) -> Event | None:
 
 def _seed_cameras(settings: Settings, sessions: sessionmaker[Session]) -> None:
     """Two cameras as a stream worker leaves them: one streaming (latest snapshot written), one reconnecting."""
-    store = CameraStore(sessions)
+    store = SqlCameraStore(sessions)
     store.create(
         CameraConfig(
             id="cam-1",

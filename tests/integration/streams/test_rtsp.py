@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from cases.orm import Observation
+from cityeye.commands.streams import stream_process
 from datasets.synthetic import TimelineItem
 from inference.holder import DetectorHolder
 from inference.streams.config import CameraConfig
 from inference.streams.runner import snapshot_path
-from inference.streams.worker import StreamWorker
 from tests.inference.streams.conftest import SEED, SIZE, camera, stream_settings
 from tests.inference.streams.helpers import SYSTEM_PYTHON, GroundTruthDetector, rtsp_server, wait_for
 from tests.servers import free_port
@@ -31,18 +31,19 @@ def test_rtsp_scene_one_case_per_problem_and_reconnect(tmp_path: Path, scene: tu
     settings = stream_settings(tmp_path / "data")
     port = free_port()
     with rtsp_server(video, port, tmp_path / "rtsp.log") as server:
-        worker = StreamWorker(settings, holder=DetectorHolder.fixed(detector))
-        worker.store.create(CameraConfig.model_validate(camera("gate-1", server.url)))
+        process = stream_process(settings, holder=DetectorHolder.fixed(detector))
+        worker, service = process.worker, process.runtime.cases
+        process.cameras.create(CameraConfig.model_validate(camera("gate-1", server.url)))
         stop = threading.Event()
-        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        thread = threading.Thread(target=process.run, args=(stop,), daemon=True)
         thread.start()
         try:
 
             def categories() -> Counter[str]:
-                return Counter(c.category for c in worker.service.list_cases().items)
+                return Counter(c.category for c in service.list_cases().items)
 
             wait_for(lambda: len(categories()) == 3, 40, "the three planted problems to become cases")
-            status = worker.store.status("gate-1")
+            status = process.cameras.status("gate-1")
             assert status is not None and status["state"] == "streaming" and status["frames"] > 0
 
             server.kill()  # mid-stream: the camera goes away
@@ -61,7 +62,7 @@ def test_rtsp_scene_one_case_per_problem_and_reconnect(tmp_path: Path, scene: tu
             stop.set()
             thread.join(timeout=20)
 
-    cases = worker.service.list_cases().items
+    cases = service.list_cases().items
     # exactly one case per planted problem (stall, garbage, tilted sign); the transient stall made none,
     # and nothing seen again after the reconnect opened a second case
     assert sorted(c.category for c in cases) == ["billboard_hazard", "garbage", "street_stall"]
@@ -71,7 +72,7 @@ def test_rtsp_scene_one_case_per_problem_and_reconnect(tmp_path: Path, scene: tu
     for c in cases:
         assert c.source_id == "camera:gate-1"
         assert c.lat is not None and 31.229 < c.lat < 31.232 and c.lon is not None and 121.469 < c.lon < 121.472
-        record = worker.service.get_case(c.id)
+        record = service.get_case(c.id)
         assert {e.kind for e in record.evidence} == {"snapshot", "crop", "frame"}
         obs: list[Observation] = record.observations
         assert all(o.model_version == "ground-truth-double" and o.tracker_id is not None for o in obs)

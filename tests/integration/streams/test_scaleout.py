@@ -14,11 +14,11 @@ from pathlib import Path
 
 import redis
 
+from cases.cameras import SqlCameraStore
 from cases.db import make_engine, migrate, session_factory
 from cases.service import CaseService
 from datasets.synthetic import TimelineItem
 from inference.streams.config import CameraConfig
-from inference.streams.store import CameraStore
 from models.taxonomy import load_taxonomy
 from tests.inference.streams.conftest import camera, stream_settings
 from tests.inference.streams.helpers import wait_for
@@ -58,7 +58,7 @@ def test_two_workers_share_cameras_and_take_over_a_killed_ones(
     engine = make_engine(settings)
     migrate(settings, engine)
     sessions = session_factory(engine)
-    store = CameraStore(sessions)
+    store = SqlCameraStore(sessions)
     cams = [f"cam-{i}" for i in range(4)]
     for cid in cams:
         cfg = camera(cid, f"file://{video}", loop=True)

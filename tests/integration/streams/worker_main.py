@@ -11,9 +11,9 @@ import sys
 import threading
 from pathlib import Path
 
+from cityeye.commands.streams import stream_process
 from datasets.synthetic import default_timeline
 from inference.holder import DetectorHolder
-from inference.streams.worker import StreamWorker
 from tests.inference.streams.conftest import DURATION_S, SEED, SIZE, stream_settings
 from tests.inference.streams.helpers import GroundTruthDetector
 
@@ -22,11 +22,11 @@ def main() -> None:
     data_dir, redis_url = Path(sys.argv[1]), sys.argv[2]
     settings = stream_settings(data_dir, redis_url=redis_url)
     detector = GroundTruthDetector(SEED, SIZE, default_timeline(SEED, DURATION_S, SIZE))
-    worker = StreamWorker(settings, holder=DetectorHolder.fixed(detector))
+    process = stream_process(settings, holder=DetectorHolder.fixed(detector))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(f"worker {worker.worker_id}", flush=True)
-    worker.run(stop)
+    print(f"worker {process.worker.worker_id}", flush=True)
+    process.run(stop)
 
 
 if __name__ == "__main__":
