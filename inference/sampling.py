@@ -21,7 +21,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -68,10 +67,6 @@ class ActiveSampler:
         self.offered = 0
         self.kept = 0
         self.skipped: dict[str, int] = {"cap": 0, "budget": 0}
-
-    @classmethod
-    def from_settings(cls, settings: Any, sink: SampleSink, seed: int | None = None) -> ActiveSampler:
-        return cls(settings.loop.sampling, sink, seed=seed)
 
     def offer(self, frame: Frame, detections: Detections, model_version: str) -> str | None:
         """Keep `frame` for labelling if it qualifies and caps allow; return why it was kept, or None."""
