@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need on a fresh Debian machine with Python 3.11, then run lint, types and tests.
+# Install everything the tests need on a fresh Debian machine with Python 3.11, then run lint, format, the layer
+# contract, types, the docs build and the tests.
 # People and CI (.ci/run) use this same script.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +24,9 @@ PY=$(command -v python3.11 || command -v python3)
 .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
 
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
+# the layers of ARCHITECTURE.md ([tool.importlinter] in pyproject.toml): a wrong import fails here
+.venv/bin/lint-imports
 .venv/bin/mypy
 # the docs site: a broken link or anchor fails (no -q: it would hide the warnings that --strict counts)
 site=$(mktemp -d)
