@@ -190,6 +190,15 @@ def test_signatures_cover_the_timestamp() -> None:
     assert not verify(SECRET, "abc", body, sign(SECRET, 100, body))
 
 
+def test_verify_checks_the_replay_window_against_the_current_time_by_default() -> None:
+    """A delivery signed long ago is refused even when the receiver passes no `now`."""
+    body = b'{"a": 1}'
+    assert not verify(SECRET, "100", body, sign(SECRET, 100, body))
+    fresh = int(time.time())
+    assert verify(SECRET, str(fresh), body, sign(SECRET, fresh, body))
+    assert not verify(SECRET, "9" * 40, body, sign(SECRET, int("9" * 40), body))
+
+
 def test_placeholder_secrets_are_refused() -> None:
     with pytest.raises(ValueError, match="placeholder"):
         WebhookSettings(url="http://x", secret="changeme-changeme")
