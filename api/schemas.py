@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from cases.lifecycle import Action, Role, Verdict
 from cases.status import CaseStatus
+from models.timestamps import checked
 
 BBox = tuple[float, float, float, float]
 
@@ -17,6 +18,8 @@ BBox = tuple[float, float, float, float]
 # the largest integer an INTEGER column holds on every backend (PostgreSQL's is 32-bit): ids, indexes and versions
 # above it are 422, not a database error
 MAX_DB_INT = 2**31 - 1
+# every timestamp a request carries: 422 outside 1970..2999 UTC (or when converting it to UTC overflows), never 500
+Timestamp = Annotated[datetime, AfterValidator(checked)]
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -224,7 +227,7 @@ class MePublic(BaseModel):
 class FlightMeta(_Body):
     """What the survey team knows about the flight; every field optional. Heights help photos without XMP."""
 
-    date: datetime | None = Field(default=None, description="when it was flown (used when photos carry no time)")
+    date: Timestamp | None = Field(default=None, description="when it was flown (used when photos carry no time)")
     drone: str | None = Field(default=None, max_length=200)
     pilot: str | None = Field(default=None, max_length=200)
     ground_altitude_m: float | None = Field(

@@ -18,9 +18,11 @@ from cases.lifecycle import Verdict
 from cases.orm import AuditEntry, Case, Evidence, Observation
 from cases.status import CaseStatus
 from models.taxonomy import Taxonomy
+from models.timestamps import checked_utc
 
 DEFAULT_PAGE_SIZE = 50
 SORTS = ("last_seen", "priority", "due")
+MAX_CURSOR_ID = 2**31 - 1  # ids are INTEGER columns (32-bit on PostgreSQL)
 Sort = Literal["last_seen", "priority", "due"]
 BBoxFilter = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 
@@ -172,7 +174,7 @@ class CaseQueries:
                 known = ", ".join(v.value for v in Verdict)
                 raise InvalidFilter("verdict", q.verdict, f"unknown verdict {q.verdict!r}; known: {known}") from None
             where.append(Case.verdict == verdict.value)
-        since, until = _as_utc(q.since), _as_utc(q.until)
+        since, until = _as_utc(q.since), _as_utc(q.until, "until")
         if since is not None and until is not None and since > until:
             raise InvalidFilter("since", since.isoformat(), f"since ({since}) is after until ({until})")
         if since is not None:
@@ -211,9 +213,9 @@ class CaseQueries:
         if q.statuses is not None:
             where.append(Case.status.in_([CaseStatus(x).value for x in q.statuses]))
         if q.created_since is not None:
-            where.append(Case.created_at >= _as_utc(q.created_since))
+            where.append(Case.created_at >= _as_utc(q.created_since, "created_since"))
         if q.created_until is not None:
-            where.append(Case.created_at < _as_utc(q.created_until))
+            where.append(Case.created_at < _as_utc(q.created_until, "created_until"))
         return where
 
     def get(self, case_id: int) -> CaseRecord:
@@ -245,7 +247,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         value = datetime.fromisoformat(seen)
         if value.tzinfo is None:
             raise ValueError("naive")
-        return value, int(case_id)
+        after_id = int(case_id)
+        if not 0 <= after_id <= MAX_CURSOR_ID:
+            raise ValueError("id out of range")
+        return checked_utc(value), after_id
     except (ValueError, UnicodeDecodeError):
         raise InvalidFilter("cursor", cursor, "not a cursor returned by this API") from None
 
@@ -276,7 +281,10 @@ def _priority_candidates(
     return union_all(*(select(sq.c.id) for sq in subqueries)).subquery().select()
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
+def _as_utc(value: datetime | None, name: str = "since") -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return checked_utc(value)
+    except ValueError as exc:
+        raise InvalidFilter(name, value.isoformat(), str(exc)) from None

@@ -25,6 +25,7 @@ from api.schemas import (
     ReasonPublic,
     RegisterBody,
     ScorePublic,
+    Timestamp,
     VerifyBody,
 )
 from cases.errors import InvalidAction, InvalidFilter, PermissionDenied
@@ -79,8 +80,8 @@ def _parse_bbox(bbox: str | None) -> BBoxFilter | None:
 def case_filters(
     category: Annotated[str | None, Query(description="taxonomy category key, e.g. 'garbage'")] = None,
     status: Annotated[CaseStatus | None, Query(description="lifecycle status")] = None,
-    since: Annotated[datetime | None, Query(description="last_seen >= since (ISO 8601; naive = UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="last_seen < until (ISO 8601; naive = UTC)")] = None,
+    since: Annotated[Timestamp | None, Query(description="last_seen >= since (ISO 8601; naive = UTC)")] = None,
+    until: Annotated[Timestamp | None, Query(description="last_seen < until (ISO 8601; naive = UTC)")] = None,
     district: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$")] = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat (WGS84)")] = None,
     overdue: Annotated[bool | None, Query(description="only cases past (true) or within (false) deadline")] = None,

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from api.auth import ReaderDep
 from api.deps import ServiceDep, SettingsDep
-from api.schemas import MAX_DB_INT
+from api.schemas import MAX_DB_INT, Timestamp
 from cases.errors import CaseNotFound
 from cases.orm import Case
 from cases.service import CaseService
@@ -143,8 +143,8 @@ def requests(
     request: Request,
     service_request_id: Annotated[str | None, Query(description="comma-separated ids; other filters ignored")] = None,
     service_code: Annotated[str | None, Query()] = None,
-    start_date: Annotated[datetime | None, Query(description="requested_datetime >= (ISO 8601)")] = None,
-    end_date: Annotated[datetime | None, Query(description="requested_datetime < (ISO 8601)")] = None,
+    start_date: Annotated[Timestamp | None, Query(description="requested_datetime >= (ISO 8601)")] = None,
+    end_date: Annotated[Timestamp | None, Query(description="requested_datetime < (ISO 8601)")] = None,
     status: Annotated[str | None, Query(description="open, closed, or open,closed")] = None,
 ) -> Response:
     """Service requests (cases), newest first; without dates, the last 90 days; at most 1000."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from api.auth import ActorDep
 from api.deps import ServiceDep
 from api.errors import InputTooLarge, InvalidInput
+from api.schemas import Timestamp
 from cases.errors import PermissionDenied
 from cases.lifecycle import Action, Role
 from inference.event import Event, EvidenceImage
@@ -50,7 +51,7 @@ def create_report(
     lat: Annotated[float, Form(ge=-90, le=90, description="WGS84 latitude of the problem")],
     lon: Annotated[float, Form(ge=-180, le=180, description="WGS84 longitude of the problem")],
     description: Annotated[str, Form(max_length=2000)] = "",
-    observed_at: Annotated[datetime | None, Form(description="when it was seen (default: now); with a zone")] = None,
+    observed_at: Annotated[Timestamp | None, Form(description="when it was seen (default: now); with a zone")] = None,
     client_ref: Annotated[str, Form(max_length=128, description="the reporter's id for this report")] = "",
     photo: Annotated[UploadFile | None, File(description="JPEG/PNG/WebP photo, ≤ 20 MB")] = None,
 ) -> ReportResult:

@@ -118,6 +118,19 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], Role | str | None, int, str]]
     ("bbox_off_the_globe", "GET", "/cases?bbox=0,95,10,100", {}, A, 422, "in degrees"),
     ("bbox_inverted", "GET", "/cases.geojson?bbox=10,10,0,0", {}, A, 422, "bbox"),
     ("bad_date", "GET", "/cases?since=yesterday", {}, A, 422, "datetime"),
+    # timestamps Python parses but cannot convert to UTC or the database cannot hold: 422, not OverflowError
+    ("until_year_1_east", "GET", "/cases?until=0001-01-01T00:00:00%2B14:00", {}, A, 422, "out of range"),
+    ("since_year_9999_west", "GET", "/cases?since=9999-12-31T23:59:59-14:00", {}, A, 422, "out of range"),
+    ("open311_start_year_9999", "GET", "/open311/v2/requests.json?start_date=9999-12-31T23:59:59-14:00", {}, A,
+     422, "out of range"),
+    ("open311_end_year_1", "GET", "/open311/v2/requests.json?end_date=0001-01-01T00:00:00%2B14:00", {}, A, 422,
+     "out of range"),
+    ("report_observed_year_1", "POST", "/reports", {"data": {"category": "garbage", "lat": "0.5", "lon": "0.5",
+     "observed_at": "0001-01-01T00:00:00Z"}}, A, 422, "out of range"),
+    ("cursor_id_overflow", "GET", "/cases?cursor=" + base64.urlsafe_b64encode(
+        b"2026-01-01T00:00:00+00:00|" + b"1" + b"0" * 23).decode(), {}, A, 422, "not a cursor"),
+    ("cursor_year_1_east", "GET", "/cases?cursor=" + base64.urlsafe_b64encode(
+        b"0001-01-01T00:00:00+14:00|5").decode(), {}, A, 422, "not a cursor"),
     ("unknown_status", "GET", "/cases?status=closed' OR 1=1--", {}, A, 422, "Input should be"),
     ("unknown_category", "GET", "/cases?category=<script>", {}, A, 422, "unknown category"),
     ("nul_in_district_filter", "GET", "/cases?district=%00", {}, A, 422, "pattern"),
