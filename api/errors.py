@@ -12,6 +12,7 @@ validation errors, so clients handle one format; `Unauthenticated` carries `WWW-
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -37,6 +38,10 @@ from models.errors import (
     UnsupportedMedia,
     kind_of,
 )
+
+# a 422 lists at most this many validation errors, each echoed input cut to this many characters
+MAX_ERRORS = 20
+MAX_INPUT_CHARS = 200
 
 STATUS: dict[type[CityeyeError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -99,10 +104,25 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     # FastAPI's own 422, except that a NaN or Infinity the client sent (Python's JSON reads them) is echoed as text:
-    # JSON cannot hold it, and rendering it raised (a 500)
+    # JSON cannot hold it, and rendering it raised (a 500); and only the first MAX_ERRORS errors, each input cut to
+    # MAX_INPUT_CHARS, then one `too_many_errors` entry with the count: a body of 60,000 unknown keys is a short 422
     assert isinstance(exc, RequestValidationError)
-    detail = _json_safe(jsonable_encoder(exc.errors()))
+    errors = exc.errors()
+    detail = [_short_input(_json_safe(jsonable_encoder(e))) for e in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        more = len(errors) - MAX_ERRORS
+        detail.append({"type": "too_many_errors", "loc": [], "msg": f"{more} more errors not shown"})
     return JSONResponse(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, content={"detail": detail})
+
+
+def _short_input(error: dict[str, Any]) -> dict[str, Any]:
+    """`error` with its echoed `input` replaced by the start of its JSON text when that is longer than
+    MAX_INPUT_CHARS (a missing field echoes the whole body)."""
+    if "input" in error:
+        text = json.dumps(error["input"], ensure_ascii=False)
+        if len(text) > MAX_INPUT_CHARS:
+            error["input"] = text[:MAX_INPUT_CHARS] + "…"
+    return error
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from api.errors import InputTooLarge, InvalidInput, ResourceNotFound, error_response, status_of
@@ -26,6 +29,7 @@ from cases.errors import (
     VersionConflict,
     VersionRequired,
 )
+from cases.lifecycle import Role
 from cases.scoring.errors import FeatureMismatch, LeakageError, ScorerFileError
 from datasets.errors import DatasetBuildError, DatasetFormatError, LabelError, LabelingFormatError
 from inference.errors import CameraConfigError, CameraExists, CameraNotFound, DetectorError, GeoError, MediaError
@@ -37,6 +41,7 @@ from models.errors import (
     PromotionRefused,
     RegistryError,
 )
+from tests.api.conftest import Keys, TestClient
 from training.errors import LoopError, TrainingError
 
 CASES: list[tuple[CityeyeError, int | None]] = [
@@ -107,3 +112,23 @@ def test_bodies_and_headers() -> None:
         b'{"detail":[{"type":"value_error","loc":["query","bbox"],"msg":"bbox must be four numbers","input":"1,2"}]}'
     )
     assert error_response(CaseNotFound(5)).body == b'{"detail":"case 5 not found"}'
+
+
+def test_validation_errors_are_truncated(client: TestClient, keys: Keys) -> None:
+    """A 1 MB body of 60,000 unknown keys is one short 422: the first errors, their inputs cut, and a count."""
+    body = {f"k{i:05d}": "xxx" for i in range(60_000)}
+    content = json.dumps(body).encode()
+    assert 1_000_000 < len(content) < 1_048_576
+    started = time.process_time()
+    r = client.post(
+        "/cases/1/register", content=content, headers={**keys[Role.OPERATOR], "Content-Type": "application/json"}
+    )
+    cpu = time.process_time() - started
+    assert r.status_code == 422
+    assert len(r.content) < 10_000, len(r.content)
+    detail = r.json()["detail"]
+    assert len(detail) == 20 + 1
+    assert detail[0]["type"] in {"missing", "extra_forbidden"}
+    assert all(len(json.dumps(d.get("input"))) <= 200 + 10 for d in detail)
+    assert detail[-1] == {"type": "too_many_errors", "loc": [], "msg": f"{60_000 - 20} more errors not shown"}
+    assert cpu < 1.0, cpu  # 1.3 s before the cut, most of it encoding 60,000 errors
