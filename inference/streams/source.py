@@ -1,23 +1,22 @@
-"""A camera source: one decode thread per camera through OpenCV's FFmpeg backend.
+"""A camera source: one decode thread and one `ffmpeg` process per camera (`decoder.py`).
 
+* isolation: each camera opens, probes and decodes in its own process, so a camera that hangs on open or on
+  read delays no other camera; its own open timer or the watchdog kills its process;
 * a small drop-oldest buffer (`deque(maxlen=buffer)`): the detector always gets the newest frames, a slow
   detector never makes a camera fall behind;
-* an fps cap: every frame is read from the network (so FFmpeg's own buffers never fill), but only frames at
-  least 1/fps apart are decoded into images;
+* an fps cap: ffmpeg reads every frame from the network but hands over only frames 1/fps apart;
 * reconnect with exponential back-off and full jitter (`min(max, base·2^n) · U(0.5, 1)`) after a failed open
   or a lost stream; the count restarts after a frame arrives;
 * a watchdog (`check()`, called by the worker): a decoder that has delivered nothing for `stall_timeout_s`
-  is abandoned and a fresh one started (a blocked `read()` cannot be interrupted safely, so the old thread
-  is left to notice it is stale and release its capture);
+  (at least 3 frame intervals) is killed and a fresh one started;
 * `status()`: state, measured fps, frames, last frame time, reconnects, watchdog restarts, last error.
 
-file:// sources play at their own frame rate (like a camera) and can loop; device://N opens a local device.
+file:// sources play at their own frame rate (like a camera) and can loop; device://N opens /dev/videoN.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
@@ -26,17 +25,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
-
-import cv2
-import numpy as np
 
 from inference import metrics
 from inference.frame import Frame
+from inference.streams.decoder import DecoderError, FfmpegDecoder, ffmpeg_command
 from models.logs import log_context
 
 log = logging.getLogger(__name__)
-_ENV_LOCK = threading.Lock()  # OPENCV_FFMPEG_CAPTURE_OPTIONS is read at open time, process-wide
 
 
 @dataclass
@@ -96,6 +91,7 @@ class CameraSource:
         self._index = 0
         self._last_progress = time.monotonic()
         self.new_frame = threading.Event()
+        self._decoder: FfmpegDecoder | None = None
 
     # ---- control ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -110,11 +106,18 @@ class CameraSource:
         self._thread = threading.Thread(target=self._run, args=(gen,), name=f"cam-{self.camera_id}", daemon=True)
         self._thread.start()
 
+    def _kill_decoder(self) -> None:
+        with self._lock:
+            dec, self._decoder = self._decoder, None
+        if dec is not None:
+            dec.kill()  # its thread's blocked read returns at once and the thread sees it is stale
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         with self._lock:
             self._generation += 1
             self._status.state = "stopped"
+        self._kill_decoder()
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout)
@@ -126,7 +129,8 @@ class CameraSource:
         with self._lock:
             idle = time.monotonic() - self._last_progress
             state = self._status.state
-        limit = self.opts.stall_timeout_s + (self.opts.open_timeout_s if state == "connecting" else 0.0)
+        stall = max(self.opts.stall_timeout_s, 3.0 / self.opts.fps)  # a 0.1 fps camera is not stalled at 10 s
+        limit = stall + (self.opts.open_timeout_s if state == "connecting" else 0.0)
         if state in {"streaming", "connecting"} and idle > limit:
             log.warning("camera %s: no frame for %.0f s, restarting its decoder", self.camera_id, idle)
             with self._lock:
@@ -134,6 +138,7 @@ class CameraSource:
                 self._status.reconnects += 1
                 self._status.last_error = f"stalled: no frame for {idle:.0f} s"
             metrics.CAMERA_RECONNECTS.labels(camera=self.camera_id).inc()
+            self._kill_decoder()
             self._spawn()
             return True
         return False
@@ -168,36 +173,18 @@ class CameraSource:
                 for k, v in fields.items():
                     setattr(self._status, k, v)
 
-    def _open(self) -> tuple[cv2.VideoCapture, float]:
-        parts = urlsplit(self.url)
-        scheme = parts.scheme.lower()
-        params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-            int(self.opts.open_timeout_s * 1000),
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC,  # a safety net after the watchdog: it unblocks an abandoned read
-            int(self.opts.stall_timeout_s * 2000),
-        ]
-        if scheme == "device":
-            cap = cv2.VideoCapture(int(parts.netloc or parts.path))
-        elif scheme == "file":
-            cap = cv2.VideoCapture(unquote(parts.path), cv2.CAP_FFMPEG, params)
-        else:
-            with _ENV_LOCK:
-                old = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
-                if scheme in {"rtsp", "rtsps"}:
-                    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{self.opts.rtsp_transport}"
-                try:
-                    cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
-                finally:
-                    if old is None:
-                        os.environ.pop("OPENCV_FFMPEG_CAPTURE_OPTIONS", None)
-                    else:
-                        os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = old
-        if not cap.isOpened():
-            cap.release()
-            raise ConnectionError(f"cannot open {scheme}:// stream")
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        return cap, fps if fps and np.isfinite(fps) and 0 < fps <= 240 else 25.0
+    def _open(self) -> FfmpegDecoder:
+        cmd = ffmpeg_command(
+            self.url,
+            self.opts.fps,
+            rtsp_transport=self.opts.rtsp_transport,
+            open_timeout_s=self.opts.open_timeout_s,
+            realtime=self.url.lower().startswith("file:"),
+        )
+        dec = FfmpegDecoder(cmd)
+        with self._lock:
+            self._decoder = dec
+        return dec
 
     def _run(self, gen: int) -> None:
         with log_context(camera_id=self.camera_id):
@@ -216,69 +203,68 @@ class CameraSource:
         while self._current(gen):
             self._set(gen, state="connecting")
             try:
-                cap, src_fps = self._open()
-            except (ConnectionError, cv2.error) as exc:
+                dec = self._open()
+            except (OSError, ValueError) as exc:
+                dec = None
                 self._set(gen, state="reconnecting", last_error=str(exc))
-                delay = backoff_delay(attempt, self.opts.reconnect_min_s, self.opts.reconnect_max_s)
-                attempt += 1
-                log.info("camera %s: %s; retry in %.1f s", self.camera_id, exc, delay)
-                self._stop.wait(delay)
-                self._reconnected(gen)
-                continue
-            try:
-                ended = self._read(gen, cap, src_fps, is_file)
-                if ended and is_file and not self.opts.loop:
+            if dec is not None:
+                # a hung open (a port that accepts and never answers) is this camera's alone: kill it in time
+                timer = threading.Timer(self.opts.open_timeout_s + 1.0, dec.kill)
+                timer.daemon = True
+                timer.start()
+                try:
+                    got = self._read(gen, dec, timer)
+                finally:
+                    timer.cancel()
+                    code = dec.close()
+                    with self._lock:
+                        if self._decoder is dec:
+                            self._decoder = None
+                if not self._current(gen):
+                    return
+                if code == 0 and is_file and not self.opts.loop:
                     self._set(gen, state="ended")
                     return
-                if ended and not is_file:
-                    self._set(gen, last_error="stream ended")
-            finally:
-                cap.release()
+                if code != 0 or not is_file:
+                    err = dec.last_error or (f"ffmpeg exited with {code}" if code else "stream ended")
+                    if not got:
+                        err = f"cannot open stream: {err}"
+                    self._set(gen, last_error=err)
+                if got:
+                    attempt = 0
+                if code == 0 and is_file:
+                    continue  # loop the file at once
+                self._set(gen, state="reconnecting")
             if not self._current(gen):
                 return
-            if not is_file:
-                self._set(gen, state="reconnecting")
-                with self._lock:
-                    got_frames = self._status.frames > 0
-                if got_frames:
-                    attempt = 0
-                delay = backoff_delay(attempt, self.opts.reconnect_min_s, self.opts.reconnect_max_s)
-                attempt += 1
-                self._stop.wait(delay)
-                self._reconnected(gen)
-
-    def _read(self, gen: int, cap: cv2.VideoCapture, src_fps: float, is_file: bool) -> bool:
-        """Read until the stream ends or fails (True) or this decoder is stopped/stale (False)."""
-        min_gap = 1.0 / self.opts.fps
-        last_emit = -1e9
-        started = time.monotonic()
-        n = 0
-        self._set(gen, state="streaming")
-        while self._current(gen):
-            if is_file:  # play at the file's own rate, like a camera would
-                due = started + n / src_fps
-                wait = due - time.monotonic()
-                if wait > 0:
-                    self._stop.wait(wait)
-            ok = cap.grab()
-            if not ok:
-                return True
-            n += 1
-            mono = time.monotonic()
+            delay = backoff_delay(attempt, self.opts.reconnect_min_s, self.opts.reconnect_max_s)
+            attempt += 1
             with self._lock:
-                if gen != self._generation:
-                    return False
-                self._last_progress = mono
-            if mono - last_emit < min_gap * 0.98:
-                continue
-            ok, image = cap.retrieve()
-            if not ok or image is None or image.ndim != 3:
-                continue
-            last_emit = mono
+                reason = self._status.last_error
+            log.info("camera %s: %s; retry in %.1f s", self.camera_id, reason, delay)
+            self._stop.wait(delay)
+            self._reconnected(gen)
+
+    def _read(self, gen: int, dec: FfmpegDecoder, open_timer: threading.Timer) -> bool:
+        """Read frames until the stream ends or fails, or this decoder is stopped/stale. True if any came."""
+        got = False
+        while self._current(gen):
+            try:
+                image = dec.read()
+            except DecoderError as exc:
+                self._set(gen, last_error=str(exc))
+                return got
+            if image is None:
+                return got
+            if not got:
+                open_timer.cancel()
+                got = True
+            mono = time.monotonic()
             ts = self._clock()
             with self._lock:
                 if gen != self._generation:
-                    return False
+                    return got
+                self._last_progress = mono
                 self._index += 1
                 frame = Frame(image=image, source_id=f"camera:{self.camera_id}", timestamp=ts, index=self._index)
                 self._buf.append(frame)
@@ -288,4 +274,4 @@ class CameraSource:
                 self._status.state = "streaming"
                 self.new_frame.set()
             metrics.CAMERA_FRAMES.labels(camera=self.camera_id).inc()
-        return False
+        return got
