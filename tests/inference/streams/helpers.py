@@ -9,7 +9,9 @@ the rule/case assertions do not depend on how well a tiny model detects syntheti
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -51,16 +53,34 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-class RtspServer:
-    """gst-rtsp-server in a system-python3 subprocess, serving `video` at rtsp://127.0.0.1:PORT/cam."""
+def pattern_video(out: Path, duration_s: float, fps: float, size: tuple[int, int]) -> Path:
+    """A moving test pattern, H.264 with a keyframe every second: a long, cheap stream for many cameras."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is not installed (check.sh installs it)"
+    subprocess.run(
+        [ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         f"testsrc2=size={size[0]}x{size[1]}:rate={fps:g}:duration={duration_s:g}", "-c:v", "libx264",
+         "-preset", "ultrafast", "-g", str(max(1, int(fps))), "-pix_fmt", "yuv420p", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
 
-    def __init__(self, video: Path, port: int, log: Path):
-        self.video, self.port, self.log = video, port, log
+
+class RtspServer:
+    """gst-rtsp-server in a system-python3 subprocess, serving `video` at rtsp://127.0.0.1:PORT/cam, or with
+    `cameras=N` N independent streams at rtsp://127.0.0.1:PORT/cam0 … cam{N-1} (`urls`)."""
+
+    def __init__(self, video: Path, port: int, log: Path, cameras: int = 0):
+        self.video, self.port, self.log, self.cameras = video, port, log, cameras
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}/cam"
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"{self.url}{i}" for i in range(self.cameras)] if self.cameras else [self.url]
 
     def start(self) -> None:
         out = open(self.log, "ab")  # noqa: SIM115 (the child keeps it)
@@ -71,6 +91,7 @@ class RtspServer:
                 str(self.port),
                 "/cam",
                 str(self.video),
+                *([str(self.cameras)] if self.cameras else []),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -86,8 +107,40 @@ class RtspServer:
 
 
 @contextmanager
-def rtsp_server(video: Path, port: int, log: Path) -> Iterator[RtspServer]:
-    server = RtspServer(video, port, log)
+def silent_server() -> Iterator[int]:
+    """A TCP port on loopback that accepts connections and never answers (a hung camera). Yields the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+                held.append(conn)  # read nothing, write nothing
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        sock.close()
+
+
+@contextmanager
+def rtsp_server(video: Path, port: int, log: Path, cameras: int = 0) -> Iterator[RtspServer]:
+    server = RtspServer(video, port, log, cameras)
     server.start()
     try:
         yield server
