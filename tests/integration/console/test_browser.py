@@ -145,17 +145,23 @@ def test_operator_registers_cases_in_bulk(browser: Driver, server: Server, scree
     browser.execute_script(
         "const s = document.getElementById('q-status'); s.value = 'detected'; s.dispatchEvent(new Event('change'));"
     )
-    wait(
-        browser,
-        lambda d: all(
-            r.get_attribute("data-status") == "detected" for r in d.find_elements(By.CSS_SELECTOR, "tr.case-row")
-        ),
-    )
-    rows = browser.find_elements(By.CSS_SELECTOR, "tr.case-row")
-    assert len(rows) >= 2
-    ids = [int(r.get_attribute("data-case-id")) for r in rows[:2]]
-    for row in rows[:2]:
-        row.find_element(By.CSS_SELECTOR, "input.row-select").click()
+
+    def detected_rows(d: Driver) -> list[str] | None:
+        # the queue re-renders while the filter applies: wait for a settled list of at least two detected rows
+        # (an empty list in between would pass a bare all(...)), and read the ids in the same look
+        rows = d.find_elements(By.CSS_SELECTOR, "tr.case-row")
+        if len(rows) < 2 or any(r.get_attribute("data-status") != "detected" for r in rows):
+            return None
+        return [r.get_attribute("data-case-id") for r in rows[:2]]
+
+    ids = [int(i) for i in wait(browser, detected_rows)]
+    for case_id in ids:
+        wait(
+            browser,
+            lambda d, case_id=case_id: d.find_element(
+                By.CSS_SELECTOR, f'tr.case-row[data-case-id="{case_id}"] input.row-select'
+            ),
+        ).click()
     options = {o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#bulk-action option")}
     assert options == {"register", "close", "dismiss"}  # the operator's case actions
     wait(browser, lambda d: d.find_element(By.ID, "bulk-apply").is_enabled())
