@@ -393,3 +393,29 @@ class FeedbackFrame(Base):
     actor: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HistoryRecord(Base):
+    """A past complaint imported from a city's records (`cityeye history import`, migration 0009): a closed (or
+    still open at export) historical case of source `history:<name>`. Kept apart from `cases`, so it is never in
+    the work queue, the case API, Open311 or the console; scoring and forecasting read it."""
+
+    __tablename__ = "history_records"
+    __table_args__ = (
+        UniqueConstraint("name", "source_id"),
+        Index("ix_history_records_name_opened_at", "name", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(255))  # the record's id in the city's system
+    category: Mapped[str] = mapped_column(String(64))  # a cityeye category key or "other"
+    raw_type: Mapped[str] = mapped_column(String(255))
+    opened_at: Mapped[datetime] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # confirmed / dismissed / excluded / None
+    source_type: Mapped[str] = mapped_column(String(32))
+    district: Mapped[str | None] = mapped_column(String(128))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,21 @@ import sys
 from collections.abc import Sequence
 
 from cityeye.commands import cases as case_store
-from cityeye.commands import config, data, keys, loop, models, run, scoring, streams, survey, train, webhooks, worker
+from cityeye.commands import (
+    config,
+    data,
+    history,
+    keys,
+    loop,
+    models,
+    run,
+    scoring,
+    streams,
+    survey,
+    train,
+    webhooks,
+    worker,
+)
 from cityeye.commands.common import UserError
 from cityeye.config import ConfigError, Settings, load_settings
 
@@ -34,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub)
     keys.add_parser(sub)
     scoring.add_parser(sub)
+    history.add_parser(sub)
     case_store.add_parser(sub)
     webhooks.add_parser(sub)
     return p

@@ -18,6 +18,7 @@ import gzip
 import io
 import json
 import math
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,8 +26,8 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from zoneinfo import ZoneInfo
 
+from cases.history.errors import HistoryError
 from cases.history.mapping import Columns, Mapping
-from models.errors import Invalid
 
 Outcome = Literal["confirmed", "dismissed", "excluded"]
 FORMATS: tuple[str, ...] = ("boston311", "chicago311", "open311", "csv")
@@ -209,7 +210,7 @@ def _csv_rows(path: Path, mapper: _RowMapper, cols: Columns) -> Iterator[History
         header = reader.fieldnames or []
         needed = [c for c in (cols.source_id, cols.type, cols.opened_at) if c not in header]
         if needed:
-            raise Invalid(f"{path}: not a {mapper.fmt} file: missing columns {needed}")
+            raise HistoryError(f"{path}: not a {mapper.fmt} file: missing columns {needed}")
         for rec in reader:
             line = reader.line_num
             try:
@@ -241,11 +242,11 @@ def _open311_rows(path: Path, mapper: _RowMapper, cols: Columns) -> Iterator[His
         try:
             data = json.load(fh)
         except json.JSONDecodeError as exc:
-            raise Invalid(f"{path}: not GeoReport v2 JSON: {exc.msg} at line {exc.lineno}") from exc
+            raise HistoryError(f"{path}: not GeoReport v2 JSON: {exc.msg} at line {exc.lineno}") from exc
     if isinstance(data, dict) and isinstance(data.get("service_requests"), list):
         data = data["service_requests"]
     if not isinstance(data, list):
-        raise Invalid(f"{path}: not GeoReport v2 JSON: expected a list of service requests")
+        raise HistoryError(f"{path}: not GeoReport v2 JSON: expected a list of service requests")
     for i, rec in enumerate(data, start=1):
         if not isinstance(rec, dict):
             yield BadRow(str(path), i, "not a record")
@@ -263,19 +264,26 @@ def read_history(paths: Iterable[str | Path], fmt: str, mapping: Mapping) -> Ite
     """Every record of the files, in file order, as a `HistoryRow` or a `BadRow`.
 
     Ids repeated across the files are reported as `BadRow(reason="duplicate id")` (the first one is kept).
-    Raises `Invalid` for a file that is not of the format at all (missing columns, not JSON).
+    Raises `HistoryError` for a file that is not of the format at all (missing columns, not JSON).
     """
     if fmt not in FORMATS:
-        raise Invalid(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        raise HistoryError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if fmt == "csv" and mapping.columns is None:
-        raise Invalid(f"mapping {mapping.name}: the csv format needs `columns`")
+        raise HistoryError(f"mapping {mapping.name}: the csv format needs `columns`")
     cols = mapping.columns or (OPEN311_COLUMNS if fmt == "open311" else _DEFAULT_COLUMNS[fmt])
     mapper = _RowMapper(mapping, fmt)
     for p in paths:
         path = Path(p)
         if not path.is_file():
-            raise Invalid(f"{path}: no such file")
-        if fmt == "open311":
-            yield from _open311_rows(path, mapper, cols)
-        else:
-            yield from _csv_rows(path, mapper, cols)
+            raise HistoryError(f"{path}: no such file")
+        try:
+            if fmt == "open311":
+                yield from _open311_rows(path, mapper, cols)
+            else:
+                yield from _csv_rows(path, mapper, cols)
+        except UnicodeDecodeError as exc:
+            raise HistoryError(f"{path}: not UTF-8 text (byte {exc.start} of a chunk)") from exc
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise HistoryError(f"{path}: broken gzip file ({exc})") from exc
+        except csv.Error as exc:
+            raise HistoryError(f"{path}: not a readable CSV file ({exc})") from exc

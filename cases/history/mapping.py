@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.errors import Invalid
+from cases.history.errors import HistoryError
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 ClosureOutcome = Literal["confirmed", "dismissed", "excluded", "duplicate", "unknown"]
@@ -91,10 +91,10 @@ def load_mapping(spec: str | Path) -> Mapping:
         path = MAPPINGS_DIR / f"{spec}.yaml"
     if not path.exists():
         shipped = sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))
-        raise Invalid(f"mapping {spec}: no such file (shipped mappings: {', '.join(shipped)})")
+        raise HistoryError(f"mapping {spec}: no such file (shipped mappings: {', '.join(shipped)})")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return Mapping.model_validate(raw)
     except (yaml.YAMLError, ValidationError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()
-        raise Invalid(f"mapping {path}: {' '.join(first[:3])}") from exc
+        raise HistoryError(f"mapping {path}: {' '.join(first[:3])}") from exc

@@ -209,3 +209,19 @@ def write_corpus(folder: Path, entries: list[Bad]) -> dict[str, Path]:
         path.write_bytes(bad.make())
         out[bad.name] = path
     return out
+
+
+def _gzip_cut() -> bytes:
+    import gzip
+
+    return gzip.compress(b"case_enquiry_id,open_dt,type\n" + b"1,2011-07-01 00:00:00,x\n" * 2000)[:120]
+
+
+HISTORY: list[tuple[str, str, bytes, str, str]] = [
+    # (name, file name, content, --format, a fragment of the expected one-line error)
+    ("binary_as_csv", "x.csv", b"\xff\xfe\x00\x01" * 64, "boston311", "not UTF-8 text"),
+    ("truncated_gzip", "x.csv.gz", _gzip_cut(), "boston311", "broken gzip file"),
+    ("wrong_columns", "x.csv", b"a,b,c\n1,2,3\n", "boston311", "missing columns"),
+    ("json_not_a_list", "x.json", b'{"service_requests": 3}', "open311", "expected a list of service requests"),
+    ("not_json", "x.json", b"<xml/>", "open311", "not GeoReport v2 JSON"),
+]
