@@ -57,6 +57,10 @@ class EvidenceNotFound(CaseError, NotFound):
         super().__init__(f"evidence {n} of case {case_id} not found")
 
 
+class CitizenReportNotFound(CaseError, NotFound):
+    """No citizen report has that token."""
+
+
 class SurveyNotFound(CaseError, NotFound):
     def __init__(self, survey_id: int):
         self.survey_id = survey_id

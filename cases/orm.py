@@ -419,3 +419,41 @@ class HistoryRecord(Base):
     source_type: Mapped[str] = mapped_column(String(32))
     district: Mapped[str | None] = mapped_column(String(128))
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CitizenReport(Base):
+    """A report from a citizens' reporting app (Open311 POST): the case it opened or joined, or none yet (pending).
+
+    `token` is the reporter's secret handle (the status page); `(app, client_ref)` makes retries idempotent.
+    The reporter's contact is not here but in `citizen_contacts`, which no read of the case touches.
+    """
+
+    __tablename__ = "citizen_reports"
+    __table_args__ = (UniqueConstraint("app", "client_ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    app: Mapped[str] = mapped_column(String(128))
+    client_ref: Mapped[str | None] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    service_code: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address_string: Mapped[str | None] = mapped_column(String(500))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    media_url: Mapped[str | None] = mapped_column(String(2048))  # the reporter's link, kept as text, never fetched
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CitizenContact(Base):
+    """How to reach the reporter of one citizen report (optional; personal data, kept apart from the case)."""
+
+    __tablename__ = "citizen_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("citizen_reports.id", ondelete="CASCADE"), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
