@@ -30,6 +30,7 @@ class Role(StrEnum):
     DEPARTMENT = "department"  # 专业部门: reports a case handled
     DATA_TEAM = "data_team"  # reads cases and verdicts for retraining; may add notes
     ADMIN = "admin"  # everything
+    REPORTER = "reporter"  # a citizens' reporting app (Open311): files reports and reads their status, nothing else
 
 
 class Action(StrEnum):
