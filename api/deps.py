@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from api.settings import ApiSettings, ConsoleSettings, OpsSettings
+from api.settings import ApiSettings, ConsoleSettings, Open311Settings, OpsSettings
 from cases.auth import ApiKeys
 from cases.feedback import FeedbackStore
 from cases.scoring.registry import ForecastStore
@@ -38,6 +38,8 @@ class ApiConfig(Protocol):
     def ops(self) -> OpsSettings: ...
     @property
     def console(self) -> ConsoleSettings: ...
+    @property
+    def open311(self) -> Open311Settings: ...  # citizens' report and lookup limits
     @property
     def auth(self) -> AuthSettings: ...
     @property

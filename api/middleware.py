@@ -14,6 +14,10 @@ For every HTTP request, in this order:
 5. **metrics and access log**: `cityeye_http_requests_total{method,route,status}` and the latency histogram by
    route template (`/cases/{case_id}`, not the raw path, so ids do not explode the label set).
 
+Citizen traffic (`/open311/`, the public status pages under `/console/report/`) is counted in windows of its own
+(keys `citizen:<ip>`), so a flood of citizen reports or bad app keys from an address never limits the inspectors'
+and operators' API from that address; the Open311 routes add their per-app and per-IP limits (`open311.*`).
+
 Counters are per API process (in memory); several processes behind a balancer each apply the limits.
 """
 
@@ -44,6 +48,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("cityeye.access")
 PROBES = frozenset({"/health", "/ready", "/metrics"})
+CITIZEN_PATHS = ("/open311/", "/console/report/")
 UPLOAD_TYPES = ("multipart/", "application/octet-stream", "application/zip", "image/", "video/")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -122,6 +127,7 @@ class OpsMiddleware:
         method = scope.get("method", "")
         path = scope.get("path", "")
         client = (scope.get("client") or ("unknown", 0))[0]
+        bucket = f"citizen:{client}" if path.startswith(CITIZEN_PATHS) else client  # the limiters' key
         status_code = 500
         started = False
 
@@ -157,7 +163,7 @@ class OpsMiddleware:
             upload = is_upload(scope)
             limit = self.settings.max_upload_mb * 1024 * 1024 if upload else self.settings.max_body_kb * 1024
             declared = _header(scope, b"content-length")
-            if path not in PROBES and (wait := self.auth_failures.retry_after(client)):
+            if path not in PROBES and (wait := self.auth_failures.retry_after(bucket)):
                 await refuse(
                     429,
                     f"too many failed authentications from {client}: "
@@ -165,7 +171,7 @@ class OpsMiddleware:
                     "auth_rate",
                     {"Retry-After": str(max(int(wait + 0.999), 1))},
                 )
-            elif upload and (wait := self.uploads.retry_after(client)):
+            elif upload and (wait := self.uploads.retry_after(bucket)):
                 await refuse(
                     429,
                     f"too many uploads from {client}: {self.settings.uploads_per_min} per minute; "
@@ -181,7 +187,7 @@ class OpsMiddleware:
                 )
             else:
                 if upload:
-                    self.uploads.hit(client)
+                    self.uploads.hit(bucket)
                 try:
                     await self.app(scope, _limited(receive, limit, upload), send_wrapper)
                 except _BodyTooLarge:
@@ -197,7 +203,7 @@ class OpsMiddleware:
         finally:
             if status_code == 401:
                 metrics.AUTH_FAILURES.inc()
-                self.auth_failures.hit(client)
+                self.auth_failures.hit(bucket)
             route = scope.get("route")
             template = getattr(route, "path", None) or ("(probe)" if path in PROBES else "(unmatched)")
             elapsed = time.perf_counter() - start

@@ -70,3 +70,21 @@ class ConsoleSettings(StrictModel):
     center: tuple[float, float] | None = Field(
         default=None, description="[lat, lon] the map opens on when there are no cases to fit"
     )
+
+
+class Open311Settings(StrictModel):
+    """Citizens' reports through Open311 (POST /open311/v2/requests) and their status lookups: limits of their own,
+    apart from the inspectors' and operators' API, so a flood of citizen traffic never slows the staff down."""
+
+    reports_per_app_per_min: int = Field(
+        default=600, ge=1, le=1_000_000, description="reports one reporting app's key may post per minute"
+    )
+    reports_per_ip_per_min: int = Field(
+        default=10, ge=1, le=1_000_000, description="reports one client IP may post per minute (any app key)"
+    )
+    lookups_per_ip_per_min: int = Field(
+        default=120,
+        ge=1,
+        le=1_000_000,
+        description="status lookups (Open311 reads by token, the public status page) per client IP per minute",
+    )

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from api.settings import ApiSettings, ConsoleSettings, OpsSettings
+from api.settings import ApiSettings, ConsoleSettings, Open311Settings, OpsSettings
 from cases.settings import (
     AuthSettings,
     CaseSettings,
@@ -48,6 +48,7 @@ __all__ = [
     "DetectorSettings",
     "LifecycleSettings",
     "LoopSettings",
+    "Open311Settings",
     "OpsSettings",
     "PersistenceSettings",
     "PushSettings",
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     push: PushSettings = Field(default_factory=PushSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    open311: Open311Settings = Field(default_factory=Open311Settings)
     streams: StreamSettings = Field(default_factory=StreamSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
