@@ -27,14 +27,30 @@ from api.routes import (
     me,
     models,
     open311,
+    open311_post,
     permits,
+    report_status,
     reports,
     surveys,
     taxonomy,
 )
 
 ServicesFactory = Callable[[], AbstractContextManager[Services]]
-ROUTERS = (health, cases, open311, me, taxonomy, models, cameras, surveys, permits, forecast, feedback, reports)
+ROUTERS = (
+    health,
+    cases,
+    open311,
+    open311_post,
+    me,
+    taxonomy,
+    models,
+    cameras,
+    surveys,
+    permits,
+    forecast,
+    feedback,
+    reports,
+)
 
 
 def create_app(
@@ -67,12 +83,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = config
+    app.state.citizen_limits = open311_post.CitizenLimits(config.open311)
     app.add_middleware(OpsMiddleware, settings=config.ops)
     for module in ROUTERS:
         app.include_router(module.router)
     if config.console.enabled:
         app.state.districts = console.load_districts(config)  # a bad districts file fails here, at start
         app.include_router(console.router)
+        app.include_router(report_status.router)  # before the static mount, which would take /console/report/
         app.mount("/console", console.ConsoleFiles(config), name="console")
     add_error_handlers(app)
     return app

@@ -2,8 +2,10 @@
 
 Spec: http://wiki.open311.org/GeoReport_v2/. A case is a service request; a taxonomy category is a
 service (`service_code` = the category's case code). Status: open while the case is open, closed once it
-is closed or dismissed (`status_notes` says which and why). Reads need a key like the rest of the API;
-Open311 clients may pass it as the `api_key` query parameter.
+is closed or dismissed (`status_notes` says which and why). Reads need a key like the rest of the API (a
+reporting app's key reads them too); Open311 clients may pass it as the `api_key` query parameter. One request's
+`media_url` is the photo of its handling (处置 evidence) once the case is verified, else its first image.
+Citizens post requests through `api.routes.open311_post`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Annotated, Any, Literal
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from api.auth import ReaderDep
 from api.deps import ServiceDep, SettingsDep
 from api.schemas import MAX_DB_INT, Timestamp
 from cases.errors import CaseNotFound
 from cases.orm import Case
+from cases.queries import CaseRecord
 from cases.service import CaseService
 from cases.status import OPEN_STATUSES, CaseStatus
 
@@ -84,6 +87,18 @@ def _status_notes(case: Case) -> str:
     if status is CaseStatus.DISPATCHED and case.department:
         return f"dispatched to {case.department}"
     return status.value
+
+
+HANDLED_KIND = "handled"  # the kind of the evidence a department or inspector adds when handling (处置) a case
+SHOWS_HANDLING = frozenset({CaseStatus.VERIFIED, CaseStatus.CLOSED})
+
+
+def handled_photo(record: CaseRecord) -> int | None:
+    """The `n` of the last handling photo of a verified or closed case (the fix the reporter may see), else None."""
+    if CaseStatus(record.case.status) not in SHOWS_HANDLING:
+        return None
+    handled = [e.n for e in record.evidence if e.kind == HANDLED_KIND and e.pruned_at is None]
+    return handled[-1] if handled else None
 
 
 def _request_row(case: Case, service: CaseService, media: dict[int, int], request: Request) -> dict[str, Any]:
@@ -195,10 +210,36 @@ def one_request(
 ) -> Response:
     """One service request, as a list of one (the spec's shape)."""
     try:
-        case = service.get_case(request_id).case
+        record = service.get_case(request_id)
     except CaseNotFound:
         return _error(fmt, 404, f"service request {request_id} not found")
+    case = record.case
     if reader is not None and not reader.may_see(case.district):
         return _error(fmt, 403, f"service request {request_id} is outside the districts of key {reader.name!r}")
-    media = service.first_evidence([case.id])
-    return _render(fmt, "service_requests", "request", [_request_row(case, service, media, request)])
+    row = _request_row(case, service, service.first_evidence([case.id]), request)
+    if handled_photo(record):  # the fix, at a URL a reporting app's key may read (not the case's evidence route)
+        row["media_url"] = str(request.url_for("handled_photo_file", request_id=case.id))
+    return _render(fmt, "service_requests", "request", [row])
+
+
+@router.get("/requests/{request_id}/handled.jpg", response_model=None, name="handled_photo_file")
+def handled_photo_file(
+    request_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], service: ServiceDep, reader: ReaderDep
+) -> Response:
+    """The photo of a verified case's handling (处置), for the reporter's app; 404 before it is verified."""
+    try:
+        record = service.get_case(request_id)
+    except CaseNotFound:
+        return _error("json", 404, f"service request {request_id} not found")
+    if reader is not None and not reader.may_see(record.case.district):
+        return _error("json", 403, f"service request {request_id} is outside the districts of key {reader.name!r}")
+    n = handled_photo(record)
+    if n is None:
+        return _error("json", 404, f"service request {request_id} has no verified handling photo")
+    return photo_response(service, request_id, n)
+
+
+def photo_response(service: CaseService, case_id: int, n: int) -> Response:
+    """Evidence image `n` of a case as a JPEG response (private caching: it may show a street)."""
+    file = service.get_evidence(case_id, n)
+    return FileResponse(file.path, media_type=file.content_type, headers={"Cache-Control": "private, max-age=300"})

@@ -32,6 +32,51 @@ MAX_PHOTO_BYTES = 20 * 1024 * 1024
 MAX_PHOTO_PIXELS = 40_000_000
 
 
+def read_photo(photo: UploadFile | None, what: str = "photo") -> EvidenceImage | None:
+    """The uploaded photo decoded under the upload checks (size, pixel count, truncation), or None when none came."""
+    if photo is None or not (photo.filename or photo.size):
+        return None
+    data = photo.file.read(MAX_PHOTO_BYTES + 1)
+    if len(data) > MAX_PHOTO_BYTES:
+        raise InputTooLarge(f"{what} larger than 20 MB")
+    photo.file.seek(0)
+    image = decode_image(photo.file, what, MAX_PHOTO_PIXELS)  # unreadable: MediaError, 422
+    return EvidenceImage(image, kind="frame")
+
+
+def report_event(
+    category: str,
+    lat: float,
+    lon: float,
+    seen: datetime,
+    source: str,
+    client_ref: str,
+    photo: EvidenceImage | None,
+) -> Event:
+    """A report as an `Event` of `source` (one real problem seen once, at a place): what the case service ingests.
+    A `client_ref` makes the event id stable, so a retried report is the same event (a duplicate)."""
+    bbox = (0.0, 0.0, 0.0, 0.0)
+    if photo is not None:
+        h, w = photo.image.shape[:2]
+        bbox = (0.0, 0.0, float(w), float(h))
+    event_id = hashlib.sha1(f"{source}\x00{client_ref}".encode()).hexdigest()[:20] if client_ref else ""
+    return Event(
+        category=category,
+        class_name=category,
+        source_id=source,
+        start=seen.astimezone(UTC),
+        end=seen.astimezone(UTC),
+        bbox=bbox,
+        confidence=1.0,
+        mean_confidence=1.0,
+        frames_seen=1,
+        model_version="manual",
+        evidence=(photo,) if photo is not None else (),
+        geo=GeoContext(lat, lon),
+        event_id=event_id,
+    )
+
+
 class ReportResult(BaseModel):
     case_id: int
     created: bool
@@ -66,36 +111,7 @@ def create_report(
         raise InvalidInput("observed_at must carry a time zone, e.g. 2026-11-24T08:00:00+08:00")
     if seen > now:
         raise InvalidInput("observed_at is in the future")
-    evidence: tuple[EvidenceImage, ...] = ()
-    bbox = (0.0, 0.0, 0.0, 0.0)
-    if photo is not None and (photo.filename or photo.size):
-        data = photo.file.read(MAX_PHOTO_BYTES + 1)
-        if len(data) > MAX_PHOTO_BYTES:
-            raise InputTooLarge("photo larger than 20 MB")
-        photo.file.seek(0)
-        image = decode_image(photo.file, "photo", MAX_PHOTO_PIXELS)  # unreadable: MediaError, 422
-        h, w = image.shape[:2]
-        bbox = (0.0, 0.0, float(w), float(h))
-        evidence = (EvidenceImage(image, kind="frame"),)
-    source = f"manual:{actor.name}"
-    event_id = ""
-    if client_ref:
-        event_id = hashlib.sha1(f"{source}\x00{client_ref}".encode()).hexdigest()[:20]
-    event = Event(
-        category=category,
-        class_name=category,
-        source_id=source,
-        start=seen.astimezone(UTC),
-        end=seen.astimezone(UTC),
-        bbox=bbox,
-        confidence=1.0,
-        mean_confidence=1.0,
-        frames_seen=1,
-        model_version="manual",
-        evidence=evidence,
-        geo=GeoContext(lat, lon),
-        event_id=event_id,
-    )
+    event = report_event(category, lat, lon, seen, f"manual:{actor.name}", client_ref, read_photo(photo))
     result = service.ingest(event)  # unknown category -> InvalidEvent -> 422 (api.main)
     if description and not result.duplicate:
         service.act(result.case_id, Action.NOTE, actor, note=f"report: {description}")
