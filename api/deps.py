@@ -23,6 +23,7 @@ from models.datadir import DataDir
 from models.jobs import JobQueue
 from models.registry import Registry
 from models.taxonomy import Taxonomy
+from models.urls import SecuritySettings
 from training.settings import LoopSettings
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class ApiConfig(Protocol):
     def survey(self) -> SurveySettings: ...  # upload limits
     @property
     def detector(self) -> DetectorSettings: ...  # the model /ready checks
+    @property
+    def security(self) -> SecuritySettings: ...  # the outbound-URL policy for camera URLs
     @property
     def redis_url(self) -> str | None: ...
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from api.settings import ApiSettings, ConsoleSettings, Open311Settings, OpsSettings
@@ -37,6 +37,7 @@ from inference.settings import (
 from models.config import ConfigError
 from models.config import format_errors as _format_errors
 from models.datadir import DataDir
+from models.urls import WEBHOOK_SCHEMES, SecuritySettings, UrlRefused, check_outbound
 from training.settings import LoopSettings
 
 __all__ = [
@@ -91,6 +92,17 @@ class Settings(BaseSettings):
     survey: SurveySettings = Field(default_factory=SurveySettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+
+    @model_validator(mode="after")
+    def _outbound_urls(self) -> Settings:
+        """Webhook URLs follow the outbound-URL policy (`models/urls.py`, `security.allow_hosts`)."""
+        for i, hook in enumerate(self.push.webhooks):
+            try:
+                check_outbound(hook.url, WEBHOOK_SCHEMES, self.security.allow_hosts, f"push.webhooks.{i}.url")
+            except UrlRefused as exc:
+                raise ValueError(str(exc)) from None
+        return self
 
     @classmethod
     def settings_customise_sources(

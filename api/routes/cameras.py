@@ -2,7 +2,8 @@
 
 A camera body is `inference.streams.config.CameraConfig`: unknown keys, a URL scheme other than rtsp(s),
 http(s), file or device, polygons with fewer than 3 points and degenerate homographies are 422 with the
-field named. Reads never show URL credentials (user:password is removed).
+field named, and so is a URL the outbound policy refuses (`security.allow_hosts`, models/urls.py). Reads show the
+URL's userinfo and secret-looking query values as `***`; a PUT that sends such a URL back keeps the stored ones.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.auth import ActorDep, ReaderDep
-from api.deps import PathsDep, ServicesDep
+from api.deps import PathsDep, ServicesDep, SettingsDep
 from api.errors import ResourceNotFound
 from cases.cameras import SqlCameraStore
 from cases.errors import PermissionDenied
@@ -24,6 +25,7 @@ from inference.errors import CameraConfigError
 from inference.ports import StoredCamera
 from inference.streams.config import CameraConfig
 from inference.streams.runner import snapshot_path
+from models.urls import REDACTED
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -64,9 +66,12 @@ def list_cameras(store: CameraStoreDep, _reader: ReaderDep) -> list[CameraOut]:
 
 
 @router.post("", response_model=CameraOut, status_code=status.HTTP_201_CREATED)
-def create_camera(body: CameraConfig, store: CameraStoreDep, actor: ActorDep) -> CameraOut:
+def create_camera(body: CameraConfig, store: CameraStoreDep, actor: ActorDep, settings: SettingsDep) -> CameraOut:
     """Add a camera (admin). 409 if the id exists. Workers pick it up within `streams.cameras_refresh_s`."""
     _may_write(actor)
+    body.check_outbound(settings.security.allow_hosts)
+    if REDACTED in body.url:
+        raise CameraConfigError(["url: holds '***' (a redacted URL); send the real credentials"])
     return _out(store.create(body), None)
 
 
@@ -76,11 +81,17 @@ def get_camera(camera_id: CameraId, store: CameraStoreDep, _reader: ReaderDep) -
 
 
 @router.put("/{camera_id}", response_model=CameraOut)
-def replace_camera(camera_id: CameraId, body: CameraConfig, store: CameraStoreDep, actor: ActorDep) -> CameraOut:
-    """Replace a camera's configuration (admin); its worker restarts it with the new one."""
+def replace_camera(
+    camera_id: CameraId, body: CameraConfig, store: CameraStoreDep, actor: ActorDep, settings: SettingsDep
+) -> CameraOut:
+    """Replace a camera's configuration (admin); its worker restarts it with the new one. A URL as reads show it
+    (`***` for secrets) keeps the stored secrets, if it names the same scheme, host and port."""
     _may_write(actor)
     if body.id != camera_id:
         raise CameraConfigError([f"body id {body.id!r} differs from the path's {camera_id!r}"])
+    body.check_outbound(settings.security.allow_hosts)
+    if REDACTED in body.url:
+        body = body.with_secrets_of(store.get(camera_id).config)
     return _out(store.replace(body), store.status(camera_id))
 
 

@@ -38,6 +38,8 @@ def _import(settings: Settings, path: Path) -> list[str]:
 
     try:
         cams = load_cameras_file(path)  # all validated before anything is written
+        for cam in cams:
+            cam.check_outbound(settings.security.allow_hosts)
     except CameraConfigError as exc:
         raise UserError("; ".join(exc.errors)) from None
     store = _store(settings)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from cityeye.config import Settings
+from models.urls import redact
 
 if TYPE_CHECKING:
     from cases.push import WebhookDeliverer
@@ -34,7 +35,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     for r in rows:
         when = r.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if r.state == "pending" else "-"
         error = f" · {r.last_error[:80]}" if r.last_error else ""
-        print(f"{r.id:<8}{r.state:<11}{r.event_type:<21}{r.case_id:<8}{r.attempts:<10}{when:<21}{r.url}{error}")
+        print(f"{r.id:<8}{r.state:<11}{r.event_type:<21}{r.case_id:<8}{r.attempts:<10}{when:<21}{redact(r.url)}{error}")
     print(f"{len(rows)} deliveries" + (f" ({args.state})" if args.state else ""))
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from inference.errors import CameraConfigError
 from inference.geo import fit_homography
 from models.config import format_errors
+from models.urls import CAMERA_SCHEMES, UrlRefused, check_outbound, redact, restore
 
 URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "device")
 CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -226,13 +228,22 @@ class CameraConfig(_Strict):
 
     @property
     def safe_url(self) -> str:
-        """The URL without user:password (for logs, status and evidence)."""
-        parts = urlsplit(self.url)
-        if parts.username or parts.password:
-            host = parts.hostname or ""
-            netloc = f"{host}:{parts.port}" if parts.port else host
-            return parts._replace(netloc=netloc).geturl()
-        return self.url
+        """The URL with its userinfo and secret-looking query values as `***` (for reads, logs, status, evidence)."""
+        return redact(self.url)
+
+    def check_outbound(self, allow_hosts: Collection[str]) -> None:
+        """CameraConfigError when the outbound-URL policy refuses the URL (`models/urls.py`)."""
+        try:
+            check_outbound(self.url, CAMERA_SCHEMES, allow_hosts)
+        except UrlRefused as exc:
+            raise CameraConfigError([str(exc)]) from None
+
+    def with_secrets_of(self, stored: CameraConfig) -> CameraConfig:
+        """This config with the `***` of a redacted URL (as reads show it) replaced by `stored`'s secrets."""
+        try:
+            return self.model_copy(update={"url": restore(self.url, stored.url)})
+        except ValueError as exc:
+            raise CameraConfigError([str(exc)]) from None
 
 
 def parse_camera(data: Any, where: str = "") -> CameraConfig:

@@ -319,7 +319,11 @@ def test_the_app_pushes_webhooks_from_its_own_thread(tmp_path: Path) -> None:
 
     receiver = Receiver(fail=1)
     try:
-        settings = Settings(data_dir=tmp_path / "d", push=push_settings(receiver.url, backoff_s=0.05))
+        settings = Settings(
+            data_dir=tmp_path / "d",
+            push=push_settings(receiver.url, backoff_s=0.05),
+            security={"allow_hosts": ["127.0.0.1"]},  # the receiver is on loopback
+        )
         with TestClient(build_app(settings)) as client:
             service: CaseService = client.app.state.services.cases  # type: ignore[attr-defined]
             store: ApiKeys = client.app.state.services.api_keys  # type: ignore[attr-defined]

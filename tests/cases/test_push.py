@@ -206,7 +206,11 @@ def test_placeholder_secrets_are_refused() -> None:
 
 # ---- scale-out: the same outbox sent by real `cityeye worker` processes on a real Redis -----------------------
 def _worker_config(path: Path, settings: Settings, push: PushSettings) -> Path:
-    config = {"database_url": settings.db_url, "push": push.model_dump(mode="json")}
+    config = {
+        "database_url": settings.db_url,
+        "push": push.model_dump(mode="json"),
+        "security": {"allow_hosts": ["127.0.0.1"]},  # the receiver is on loopback
+    }
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -274,7 +278,11 @@ def test_the_worker_task_does_nothing_without_webhooks(tmp_path: Path) -> None:
     try:
         assert deliver() == 0
         assert "webhooks" not in tasks.make_celery(Settings(data_dir=tmp_path)).conf.beat_schedule
-        with_hooks = Settings(data_dir=tmp_path, push=push_settings("http://127.0.0.1:9/hook", poll_s=2.5))
+        with_hooks = Settings(
+            data_dir=tmp_path,
+            push=push_settings("http://127.0.0.1:9/hook", poll_s=2.5),
+            security={"allow_hosts": ["127.0.0.1"]},
+        )
         assert tasks.make_celery(with_hooks).conf.beat_schedule["webhooks"] == {
             "task": "cityeye.webhooks.deliver",
             "schedule": 2.5,

@@ -16,7 +16,7 @@ def _write(path: Path, cameras: object) -> Path:
     return path
 
 
-GOOD = {"id": "gate-1", "url": "rtsp://127.0.0.1:8554/cam", "zones": []}
+GOOD = {"id": "gate-1", "url": "rtsp://10.0.0.5:8554/cam", "zones": []}
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,8 @@ GOOD = {"id": "gate-1", "url": "rtsp://127.0.0.1:8554/cam", "zones": []}
             "cameras[0].zones.0.points: Value error, a polygon needs at least 3 points",
         ),
         ({**GOOD, "fsp": 3}, "cameras[0].fsp: unknown key (did you mean 'fps'?)"),
+        ({**GOOD, "url": "rtsp://127.0.0.1:8554/cam"}, "host '127.0.0.1' is loopback; list it in security.allow_hosts"),
+        ({**GOOD, "url": "file:///var/lib/cityeye/cityeye.db"}, "file:// reads this machine"),
     ],
 )
 def test_bad_camera_file_exits_1_with_one_line(
@@ -60,3 +62,15 @@ def test_import_list_status_remove(tmp_path: Path, capsys: pytest.CaptureFixture
     dup = _write(tmp_path / "dup.yaml", [GOOD, GOOD])
     assert main([*base, "import", str(dup)]) == 1
     assert "appears more than once" in capsys.readouterr().err
+
+
+def test_allow_hosts_lets_a_loopback_camera_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITYEYE_SECURITY__ALLOW_HOSTS", '["127.0.0.1", "local-files"]')
+    f = _write(
+        tmp_path / "cams.yaml",
+        [{**GOOD, "url": "rtsp://127.0.0.1:8554/cam"}, {**GOOD, "id": "f", "url": "file:///x.mp4"}],
+    )
+    assert main(["--data-dir", str(tmp_path / "data"), "cameras", "import", str(f)]) == 0
+    assert "added camera gate-1 (rtsp://127.0.0.1:8554/cam)" in capsys.readouterr().out

@@ -197,6 +197,12 @@ CONFIG: list[tuple[str, str, str]] = [
      "placeholder"),
     ("webhook_not_http", "push:\n  webhooks:\n    - {url: 'file:///etc/passwd', secret: 8f3a9c2e7b1d4f6a}\n",
      "push.webhooks.0: Value error, webhook url must be http:// or https://"),
+    ("webhook_metadata", "push:\n  webhooks:\n    - {url: 'http://169.254.169.254/latest', secret: 8f3a9c2e7b1d4f6a}\n",
+     "push.webhooks.0.url: host '169.254.169.254' is link-local"),
+    ("webhook_hex_loopback", "push:\n  webhooks:\n    - {url: 'http://0x7f000001:8000/', secret: 8f3a9c2e7b1d4f6a}\n",
+     "unusual form"),
+    ("webhook_localhost", "push:\n  webhooks:\n    - {url: 'https://localhost/hook', secret: 8f3a9c2e7b1d4f6a}\n",
+     "is loopback; list it in security.allow_hosts"),
     ("log_format", "ops:\n  log_format: xml\n", "ops.log_format: Input should be 'text' or 'json'"),
 ]  # fmt: skip
 
