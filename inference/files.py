@@ -27,6 +27,9 @@ from inference.frame import Frame  # noqa: E402
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 MAX_PIXELS = 80_000_000  # a 4000×3000 drone photo is 12 MP; 80 MP leaves room for orthomosaic tiles
+# the most bytes a decoded raster may take: what an 8-bit RGB image of MAX_PIXELS does (240 MB); a GeoTIFF counts
+# pixels × bands × bytes per sample, plus 4 bytes per sample (float32) when it must be scaled to 8 bits
+MAX_RASTER_BYTES = MAX_PIXELS * 3
 
 
 def source_id_for(path: Path) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from inference.errors import GeoError
-from inference.files import MAX_PIXELS, MediaError, read_image
+from inference.files import MAX_PIXELS, MAX_RASTER_BYTES, MediaError, read_image
 from inference.survey.georef import CameraPose, RasterGeo
 from inference.survey.metadata import read_photo_meta
 
@@ -87,16 +87,35 @@ def read_geotiff(path: Path) -> tuple[np.ndarray, RasterGeo] | None:
                     raise MediaError(f"{path.name}: orthomosaic too large ({ds.width}×{ds.height}); split it in tiles")
                 if ds.count < 3 and ds.count != 1:
                     raise MediaError(f"{path.name}: GeoTIFF has {ds.count} bands; expected 1 (grey) or 3-4 (RGB[A])")
-                bands = ds.read([1, 2, 3] if ds.count >= 3 else [1])
+                indexes = [1, 2, 3] if ds.count >= 3 else [1]
+                itemsize = max(np.dtype(ds.dtypes[i - 1]).itemsize for i in indexes)
+                per_sample = itemsize + (0 if all(ds.dtypes[i - 1] == "uint8" for i in indexes) else 4)
+                decoded = ds.width * ds.height * len(indexes) * per_sample
+                if decoded > MAX_RASTER_BYTES:
+                    raise MediaError(
+                        f"{path.name}: GeoTIFF too large to decode ({ds.width}×{ds.height}, {len(indexes)} bands of "
+                        f"{ds.dtypes[0]}: {decoded / 1e6:.0f} MB, the limit is {MAX_RASTER_BYTES / 1e6:.0f} MB); "
+                        "export it in 8 bits or split it in tiles"
+                    )
+                bands = ds.read(indexes)
                 crs = ds.crs.to_wkt()
                 t = ds.transform
     except MediaError:
         raise
     except Exception as exc:  # RasterioError, and GDAL's CPLE_* errors, which are not RasterioErrors
         raise MediaError(f"{path.name}: unreadable TIFF ({str(exc)[:300]})") from exc
-    if bands.dtype != np.uint8:
+    if bands.dtype != np.uint8:  # scaled to 8 bits one band at a time, in float32 (the budget above counts it)
         lo, hi = float(np.nanmin(bands)), float(np.nanmax(bands))
-        bands = ((bands.astype(np.float64) - lo) / max(hi - lo, 1e-9) * 255).clip(0, 255).astype(np.uint8)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            lo, hi = 0.0, 1.0
+        scaled = np.empty(bands.shape, np.uint8)
+        for i, band in enumerate(bands):
+            work = band.astype(np.float32)
+            work -= lo
+            work *= 255.0 / max(hi - lo, 1e-9)
+            np.clip(np.nan_to_num(work, nan=0.0, posinf=255.0, neginf=0.0), 0, 255, out=work)
+            scaled[i] = work
+        bands = scaled
     rgb = np.repeat(bands, 3, axis=0) if bands.shape[0] == 1 else bands
     bgr = np.ascontiguousarray(rgb[::-1].transpose(1, 2, 0))
     geo = RasterGeo((t.a, t.b, t.c, t.d, t.e, t.f), crs)

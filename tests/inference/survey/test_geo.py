@@ -24,6 +24,7 @@ from tests.inference.survey.factories import (
     write_drone_photo,
     write_geotiff,
 )
+from tests.integration.security.corpus import RASTER, geotiff_deep
 
 W, H = 4000, 3000
 # stated bound: position error of an object boxed to the whole pixel, nadir and 30° off nadir, 100 m above ground
@@ -118,3 +119,23 @@ def test_a_geotiff_without_crs_is_a_clear_error_and_a_plain_tiff_is_an_image(tmp
     Image.fromarray(np.zeros((50, 60, 3), np.uint8)).save(plain)
     located = load(plain, "tiff")
     assert located.raster is None and located.pose is None and "no GPS" in located.geo_note
+
+
+def _rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 1e6
+
+
+def test_a_geotiff_is_capped_by_decoded_bytes_not_only_pixels(tmp_path: Path) -> None:
+    """10 MP of float64 in 3 bands is ~250 KB on disk but 240 MB decoded (+405 MB RSS before the cap): refused
+    before any band is read; the same pixels in 8 bits are read."""
+    tif = tmp_path / "f64.tif"
+    tif.write_bytes(RASTER[0].make())
+    assert tif.stat().st_size < 1_000_000
+    before = _rss_mb()
+    with pytest.raises(MediaError, match=r"GeoTIFF too large to decode \(3200×3125, 3 bands of float64: 360 MB"):
+        read_geotiff(tif)
+    assert _rss_mb() - before < 50
+    small = tmp_path / "u16.tif"
+    small.write_bytes(geotiff_deep(300, 200, "uint16"))
+    image, geo = read_geotiff(small) or (None, None)
+    assert image is not None and image.dtype == np.uint8 and image.shape == (200, 300, 3) and geo is not None

@@ -137,6 +137,26 @@ def geotiff_unknown_crs() -> bytes:
     return buf.getvalue()
 
 
+def geotiff_deep(width: int = 3200, height: int = 3125, dtype: str = "float64") -> bytes:
+    """A 3-band GeoTIFF of `dtype` samples (EPSG:32651), deflate-compressed: 10 MP of float64 is ~250 KB on disk
+    and 240 MB decoded. Written in strips, so making it never holds the whole raster."""
+    import tempfile
+
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    profile = {"driver": "GTiff", "height": height, "width": width, "count": 3, "dtype": dtype, "tiled": True}
+    profile |= {"crs": "EPSG:32651", "transform": from_origin(350_000, 3_460_000, 0.1, 0.1), "compress": "deflate"}
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "deep.tif"
+        with rasterio.open(path, "w", **profile) as ds:
+            for top in range(0, height, 256):
+                rows = min(256, height - top)
+                ds.write(np.full((3, rows, width), 0.5, dtype), window=Window(0, top, width, rows))
+        return path.read_bytes()
+
+
 MEDIA: list[Bad] = [
     Bad("truncated_jpeg", "truncated.jpg", lambda: _jpeg()[: len(_jpeg()) // 2], "media", "JPEG cut in half"),
     Bad("corrupt_jpeg", "corrupt.jpg", lambda: _jpeg()[:2] + bytes(range(256)) * 8, "media", "SOI then noise"),
@@ -173,6 +193,11 @@ ARCHIVE: list[Bad] = [
 GEO: list[Bad] = [
     Bad("exif_impossible_gps", "gps.jpg", lambda: _jpeg(exif=_exif_gps(123.0, 200.0)), "geo", "lat 123, lon 200"),
     Bad("geotiff_unknown_crs", "ortho.tif", geotiff_unknown_crs, "geo", "GeoTIFF, user-defined CRS"),
+]
+
+# decoded-size bombs read only by the survey's GeoTIFF reader (tests/inference/survey/test_geo.py)
+RASTER: list[Bad] = [
+    Bad("geotiff_float64_10mp", "deep.tif", geotiff_deep, "raster", "10 MP × 3 bands of float64 in ~250 KB"),
 ]
 
 CONFIG: list[tuple[str, str, str]] = [
