@@ -14,6 +14,7 @@ from cityeye.commands import cases as case_store
 from cityeye.commands import (
     config,
     data,
+    forecast,
     history,
     keys,
     loop,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_parser(sub)
     scoring.add_parser(sub)
     history.add_parser(sub)
+    forecast.add_parser(sub)
     case_store.add_parser(sub)
     webhooks.add_parser(sub)
     return p
