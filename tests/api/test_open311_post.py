@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
@@ -17,12 +18,13 @@ from cases.citizen import CitizenReports
 from cases.lifecycle import Role
 from cases.orm import CitizenContact, Observation
 from cases.service import CaseService
-from tests.api.conftest import Keys
+from tests.api.conftest import BACKENDS, Keys, on_both_backends
 from tests.api.open311_client import GeoReportClient
 from tests.api.test_reports_api import jpeg
 from tests.cases.factories import make_event, north_of
 
 GARBAGE = "0102"  # the taxonomy's case code of `garbage`
+settings = pytest.fixture(params=BACKENDS, name="settings")(on_both_backends)
 
 
 @pytest.fixture
@@ -117,6 +119,19 @@ def test_a_retry_with_the_same_client_ref_is_the_same_request(citizen: GeoReport
     assert (first[0], again[0]) == (201, 200)
     assert again[1][0]["service_request_id"] == first[1][0]["service_request_id"]
     assert again[1][0]["token"] == first[1][0]["token"]
+    with service.sessions() as session:
+        assert len(session.scalars(select(Observation)).all()) == 1
+
+
+def test_concurrent_retries_with_one_client_ref_are_one_request(citizen: GeoReportClient, service: CaseService) -> None:
+    """Eight copies of one report at once (an app retrying on a bad connection): one 201, seven 200, one token."""
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: citizen.post_request(service_code=GARBAGE, **here(), client_ref="r"), range(8))
+        )
+    assert sorted(status for status, _ in answers) == [200] * 7 + [201]
+    assert len({rows[0]["token"] for _, rows in answers}) == 1
+    assert len({rows[0]["service_request_id"] for _, rows in answers}) == 1
     with service.sessions() as session:
         assert len(session.scalars(select(Observation)).all()) == 1
 
