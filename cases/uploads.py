@@ -29,6 +29,7 @@ from typing import BinaryIO
 
 from cases.errors import UnsupportedUpload, UploadRejected, UploadTooLarge
 from inference.settings import SurveySettings
+from models.datadir import DataDir
 
 CHUNK = 1 << 20
 KIND_SUFFIX = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "mp4": ".mp4", "srt": ".srt", "csv": ".csv"}
@@ -77,7 +78,7 @@ def safe_name(name: str) -> str:
 
 
 def survey_dir(data_dir: Path, survey_id: int) -> Path:
-    return data_dir / "surveys" / str(int(survey_id))
+    return DataDir(data_dir).survey(survey_id)
 
 
 class UploadWriter:

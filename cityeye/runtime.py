@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from cases.auth import ApiKeys
+from cases.cameras import SqlCameraStore
 from cases.db import make_engine, migrate, session_factory
 from cases.feedback import FeedbackStore
 from cases.scoring.live import LiveScorer
@@ -55,6 +56,7 @@ class Runtime:
     cases: CaseService
     api_keys: ApiKeys
     surveys: SurveyStore
+    cameras: SqlCameraStore
     feedback: FeedbackStore
     detectors: Registry
     scorers: ScorerStore
@@ -101,6 +103,7 @@ class Runtime:
             cases=service,
             api_keys=ApiKeys(sessions),
             surveys=SurveyStore(sessions),
+            cameras=SqlCameraStore(sessions),
             feedback=FeedbackStore(sessions, paths.feedback),
             detectors=Registry(paths.models),
             scorers=scorers,

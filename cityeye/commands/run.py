@@ -80,7 +80,7 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from cityeye.demo import make_demo_media
 
-    media = make_demo_media(settings.data_dir / "demo-media")
+    media = make_demo_media(settings.paths.demo_media)
     print(f"sample media (synthetic, made by cityeye) in {media.folder}")
     report, service, taxonomy = _run_pipeline(media.folder, settings)
     print()

@@ -23,13 +23,10 @@ if TYPE_CHECKING:  # heavy imports stay inside the commands that need them
 
 
 def _store(settings: Settings) -> SqlCameraStore:
-    from cases.cameras import SqlCameraStore
-    from cases.db import make_engine, migrate, session_factory
+    from cityeye.runtime import Runtime
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings)
-    migrate(settings, engine)
-    return SqlCameraStore(session_factory(engine))
+    return Runtime.from_settings(settings, webhooks="off").cameras
 
 
 def _import(settings: Settings, path: Path) -> list[str]:

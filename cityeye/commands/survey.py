@@ -25,13 +25,10 @@ def _files(path: Path) -> list[Path]:
 
 
 def _store(settings: Settings) -> Any:
-    from cases.db import make_engine, migrate, session_factory
-    from cases.surveys import SurveyStore
+    from cityeye.runtime import Runtime
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings)
-    migrate(settings, engine)
-    return SurveyStore(session_factory(engine))
+    return Runtime.from_settings(settings, webhooks="off").surveys
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,14 +15,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.metrics_port:
         # the pool processes that run the tasks write their metrics to files here; the server sums them. Set
         # before anything imports prometheus_client, so every metric of this process tree lands there.
-        folder = settings.data_dir / "metrics" / f"worker-{os.getpid()}"
+        folder = settings.paths.metrics / f"worker-{os.getpid()}"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         from cityeye.metrics import serve_metrics
 
         serve_metrics(args.metrics_port)
-    from cityeye.tasks import run_worker
+    from cityeye.jobs import run_worker
 
     return run_worker(settings, concurrency=args.concurrency, beat=args.beat, queues=args.queues)
 

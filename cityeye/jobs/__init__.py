@@ -74,7 +74,7 @@ def set_settings(settings: Settings | None) -> None:
 
 
 def current_settings() -> Settings:
-    """The process's settings; a bare `celery -A cityeye.tasks worker` reads them from env / $CITYEYE_CONFIG."""
+    """The process's settings; a bare `celery -A cityeye.jobs worker` reads them from env / $CITYEYE_CONFIG."""
     global _settings
     with _settings_lock:
         if _settings is None:

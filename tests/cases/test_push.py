@@ -272,7 +272,7 @@ def test_scale_out_each_commit_enqueues_a_delivery_run_without_beat(
 
 
 def test_the_worker_task_does_nothing_without_webhooks(tmp_path: Path) -> None:
-    from cityeye import tasks
+    from cityeye import jobs as tasks
 
     tasks.set_settings(Settings(data_dir=tmp_path))
     try:

@@ -11,7 +11,7 @@ from tests.servers import cityeye_env, cityeye_worker
 
 
 def test_a_real_worker_on_real_redis_runs_a_task_with_the_workers_settings(redis_url: str, tmp_path: Path) -> None:
-    from cityeye.tasks import make_celery
+    from cityeye.jobs import make_celery
 
     data = tmp_path / "worker-data"
     with cityeye_worker(data, redis_url):
@@ -21,7 +21,7 @@ def test_a_real_worker_on_real_redis_runs_a_task_with_the_workers_settings(redis
 
 
 def test_embedded_submit_runs_in_a_thread_of_this_process(tmp_path: Path) -> None:
-    from cityeye import tasks
+    from cityeye import jobs as tasks
 
     tasks.set_settings(Settings(data_dir=tmp_path))
     try:

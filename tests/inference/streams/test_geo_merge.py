@@ -39,7 +39,7 @@ def test_events_through_the_durable_spool(tmp_path: Path, scene: tuple[Path, lis
     here) stores them; flush() forgets the ones the case store has."""
     import time
 
-    from cityeye import tasks
+    from cityeye import jobs as tasks
 
     video, timeline = scene
     settings = stream_settings(tmp_path / "data")

@@ -83,7 +83,7 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def celery_client(redis_url: str, tmp_path: Path) -> Any:
-    from cityeye.tasks import make_celery
+    from cityeye.jobs import make_celery
 
     return make_celery(Settings(data_dir=tmp_path / "client", redis_url=redis_url))
 
