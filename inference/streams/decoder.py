@@ -27,6 +27,13 @@ import numpy as np
 # short probe: RTSP carries SPS/PPS in the SDP; HTTP MJPEG/HLS need at least one whole picture (≈ 1 MB)
 PROBE = {"rtsp": (500_000, 100_000), "rtsps": (500_000, 100_000)}
 PROBE_DEFAULT = (1_000_000, 2_000_000)  # (analyzeduration µs, probesize bytes)
+# what a network camera may make ffmpeg open: never file: (an HLS playlist naming local files), pipes, etc.
+PROTOCOLS = {
+    "rtsp": "rtsp,rtp,srtp,udp,tcp",
+    "rtsps": "rtsp,rtsps,rtp,srtp,udp,tcp,tls",
+    "http": "http,https,tcp,tls,crypto,httpproxy",
+    "https": "http,https,tcp,tls,crypto,httpproxy",
+}
 MAX_SIDE = 8192
 
 
@@ -61,6 +68,7 @@ def ffmpeg_command(
     else:
         analyze, probe = PROBE.get(scheme, PROBE_DEFAULT)
         cmd += ["-analyzeduration", str(analyze), "-probesize", str(probe), "-fflags", "nobuffer"]
+        cmd += ["-protocol_whitelist", PROTOCOLS.get(scheme, "tcp")]
         if scheme in {"rtsp", "rtsps"}:
             cmd += ["-rtsp_transport", rtsp_transport, "-timeout", timeout_us]
         else:  # http(s): MJPEG or HLS
