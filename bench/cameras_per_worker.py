@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,6 +53,12 @@ def load() -> list[float]:
 def cpu_s() -> dict[str, float]:
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"worker": me.ru_utime + me.ru_stime, "children": kids.ru_utime + kids.ru_stime}
+
+
+def children_rss_mb() -> list[float]:
+    """Resident memory of this process's ffmpeg children (MB)."""
+    out = subprocess.run(["ps", "-o", "rss=,comm=", "--ppid", str(os.getpid())], capture_output=True, text=True)
+    return [int(r.split()[0]) / 1024 for r in out.stdout.splitlines() if r.strip().endswith("ffmpeg")]
 
 
 def hold(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -98,6 +105,7 @@ def hold(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 for cid in first:  # a camera silent right now counts too
                     max_gap = max(max_gap, now - last_change[cid])
             status = process.worker.runner.status()
+            rss = children_rss_mb()
         finally:
             stop.set()
             thread.join(timeout=30)
@@ -116,6 +124,9 @@ def hold(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "reconnects": sum(s["reconnects"] for s in status.values()),
         "frames_per_camera_min": min(frames.values(), default=0),
         "frames_per_camera_max": max(frames.values(), default=0),
+        "ffmpeg_processes": len(rss),
+        "ffmpeg_rss_mb_each_max": round(max(rss, default=0), 1),
+        "ffmpeg_rss_mb_total": round(sum(rss), 1),
         "cpu_s_worker": round(cpu1["worker"] - cpu0["worker"], 1),
         "cpu_s_ffmpeg": round(cpu1["children"] - cpu0["children"], 1),
         "loadavg_start": load0,
