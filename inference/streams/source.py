@@ -173,7 +173,7 @@ class CameraSource:
                 for k, v in fields.items():
                     setattr(self._status, k, v)
 
-    def _open(self) -> FfmpegDecoder:
+    def _open(self, gen: int) -> FfmpegDecoder:
         cmd = ffmpeg_command(
             self.url,
             self.opts.fps,
@@ -183,7 +183,10 @@ class CameraSource:
         )
         dec = FfmpegDecoder(cmd)
         with self._lock:
-            self._decoder = dec
+            if gen == self._generation:
+                self._decoder = dec  # what check() and stop() kill
+            else:
+                dec.kill()  # replaced while starting: its read ends at once
         return dec
 
     def _run(self, gen: int) -> None:
@@ -203,7 +206,7 @@ class CameraSource:
         while self._current(gen):
             self._set(gen, state="connecting")
             try:
-                dec = self._open()
+                dec = self._open(gen)
             except (OSError, ValueError) as exc:
                 dec = None
                 self._set(gen, state="reconnecting", last_error=str(exc))
