@@ -55,10 +55,17 @@ def cpu_s() -> dict[str, float]:
     return {"worker": me.ru_utime + me.ru_stime, "children": kids.ru_utime + kids.ru_stime}
 
 
-def children_rss_mb() -> list[float]:
-    """Resident memory of this process's ffmpeg children (MB)."""
-    out = subprocess.run(["ps", "-o", "rss=,comm=", "--ppid", str(os.getpid())], capture_output=True, text=True)
-    return [int(r.split()[0]) / 1024 for r in out.stdout.splitlines() if r.strip().endswith("ffmpeg")]
+def children_mem_mb() -> list[tuple[float, float]]:
+    """(RSS, PSS) in MB of this process's ffmpeg children; PSS shares the common library pages out."""
+    out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(os.getpid())], capture_output=True, text=True)
+    mem = []
+    for row in out.stdout.splitlines():
+        pid, _, comm = row.strip().partition(" ")
+        if comm.strip() != "ffmpeg":
+            continue
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+        mem.append((int(fields["Rss"].split()[0]) / 1024, int(fields["Pss"].split()[0]) / 1024))
+    return mem
 
 
 def hold(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -105,7 +112,7 @@ def hold(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 for cid in first:  # a camera silent right now counts too
                     max_gap = max(max_gap, now - last_change[cid])
             status = process.worker.runner.status()
-            rss = children_rss_mb()
+            mem = children_mem_mb()
         finally:
             stop.set()
             thread.join(timeout=30)
@@ -124,9 +131,9 @@ def hold(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "reconnects": sum(s["reconnects"] for s in status.values()),
         "frames_per_camera_min": min(frames.values(), default=0),
         "frames_per_camera_max": max(frames.values(), default=0),
-        "ffmpeg_processes": len(rss),
-        "ffmpeg_rss_mb_each_max": round(max(rss, default=0), 1),
-        "ffmpeg_rss_mb_total": round(sum(rss), 1),
+        "ffmpeg_processes": len(mem),
+        "ffmpeg_rss_mb_each_max": round(max((r for r, _ in mem), default=0), 1),
+        "ffmpeg_pss_mb_total": round(sum(p for _, p in mem), 1),
         "cpu_s_worker": round(cpu1["worker"] - cpu0["worker"], 1),
         "cpu_s_ffmpeg": round(cpu1["children"] - cpu0["children"], 1),
         "loadavg_start": load0,
