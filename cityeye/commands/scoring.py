@@ -46,7 +46,9 @@ def _history(args: argparse.Namespace, settings: Settings) -> list[SimCase]:
     from cases.scoring.simulate import CityConfig, read_cases, simulate_city
 
     if args.history:
-        cases = read_cases(Path(args.history))
+        if len(args.history) > 1:
+            raise ScoringError("a simulated history is one JSON Lines file; city records need --format and --mapping")
+        cases = read_cases(Path(args.history[0]))
     else:
         cases = list(simulate_city(CityConfig(seed=args.seed, days=args.days)).cases)
     if not cases:
@@ -112,12 +114,43 @@ def cmd_fit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _evaluate_city(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from cases.history.evaluate import evaluate_history, format_history_report, reliability_plot
+    from cases.history.features import HistoryFeatureConfig
+    from cases.history.formats import HistoryRow, read_history
+    from cases.history.mapping import load_mapping
+    from cases.scoring.errors import ScoringError
+
+    if not args.history or not args.mapping or not args.split_at:
+        raise ScoringError("--format needs --history FILE [FILE ...], --mapping and --split-at")
+    try:
+        split_at = datetime.fromisoformat(args.split_at)
+    except ValueError as exc:
+        raise ScoringError(f"--split-at {args.split_at!r}: expected a date, e.g. 2011-10-01") from exc
+    split_at = split_at if split_at.tzinfo else split_at.replace(tzinfo=UTC)
+    mapping = load_mapping(args.mapping)
+    rows = [r for r in read_history(args.history, args.format, mapping) if isinstance(r, HistoryRow)]
+    config = HistoryFeatureConfig(radius_m=args.radius_m or 100.0)
+    with _threads(args.threads):
+        ev = evaluate_history(rows, _categories(settings), split_at, config)
+    plot = Path(args.plot) if args.plot else settings.data_dir / "reports" / f"reliability-{mapping.name}.png"
+    ev = dataclasses.replace(ev, plot=reliability_plot(ev, plot))
+    print(format_history_report(ev))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    if args.format:
+        return _evaluate_city(args, settings)
     from cases.scoring.evaluate import EvaluationConfig, evaluate, format_report
     from cases.scoring.features import FeatureConfig
 
     cases = _history(args, settings)
-    config = EvaluationConfig(top_k=args.top_k, cell_m=args.cell_m, features=FeatureConfig(radius_m=args.radius_m))
+    radius_m = args.radius_m or 50.0
+    config = EvaluationConfig(top_k=args.top_k, cell_m=args.cell_m, features=FeatureConfig(radius_m=radius_m))
     with _threads(args.threads):
         report = evaluate(cases, _categories(settings), config)
     print(format_report(report))
@@ -233,7 +266,12 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _history_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--history", help="JSON Lines from `scoring simulate` (default: simulate --days/--seed now)")
+    p.add_argument(
+        "--history",
+        nargs="+",
+        metavar="FILE",
+        help="JSON Lines from `scoring simulate` (default: simulate --days/--seed now); with --format: city records",
+    )
     p.add_argument("--days", type=int, default=180, help="days to simulate when no --history (default 180)")
     p.add_argument("--seed", type=int, default=1, help="simulation seed when no --history (default 1)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads for model fitting (0 = all cores)")
@@ -265,7 +303,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _history_args(ev)
     ev.add_argument("--top-k", type=int, default=10, help="cases dispatched per day")
     ev.add_argument("--cell-m", type=float, default=250.0, help="forecast grid cell size in metres")
-    ev.add_argument("--radius-m", type=float, default=50.0)
+    ev.add_argument("--radius-m", type=float, help="neighbourhood radius in metres (default 50; city records 100)")
+    ev.add_argument("--format", choices=("boston311", "chicago311", "open311", "csv"), help="--history is city records")
+    ev.add_argument("--mapping", help="with --format: mapping YAML or a shipped mapping's name")
+    ev.add_argument("--split-at", help="with --format: fit before this date (UTC), measure from it on")
+    ev.add_argument(
+        "--plot", help="with --format: reliability plot PNG (default: DATA_DIR/reports/reliability-NAME.png)"
+    )
     ev.set_defaults(func=cmd_evaluate)
 
     fc = s.add_parser("forecast", help="expected problems per cell for the next day or week, as GeoJSON")
