@@ -23,6 +23,7 @@ from api.routes import (
     console,
     feedback,
     forecast,
+    handled,
     health,
     me,
     models,
@@ -39,6 +40,7 @@ ServicesFactory = Callable[[], AbstractContextManager[Services]]
 ROUTERS = (
     health,
     cases,
+    handled,
     open311,
     open311_post,
     me,

@@ -100,7 +100,7 @@ class ObservationPublic(_FromRow):
 class EvidencePublic(_FromRow):
     n: int = Field(description="index of the image within the case, from 1")
     observation_id: int
-    kind: Literal["snapshot", "crop", "frame"]
+    kind: Literal["snapshot", "crop", "frame", "handled"] = Field(description="handled: a photo of the site after 处置")
     content_type: str
     width: int
     height: int

@@ -3,24 +3,49 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from cases.db import SQLITE_BEGIN_OPTION
 from cases.errors import CaseNotFound, IllegalTransition, InvalidAction, VersionConflict, VersionRequired
+from cases.evidence import EvidenceStore, encode_image
 from cases.feedback import record_verdict
 from cases.lifecycle import ENTERED_AT_COLUMN, Action, Actor, Verdict, check_permission, due_at, next_status
 from cases.orm import AuditEntry, Case, Evidence, Observation
 from cases.outbox import Outbox
 from cases.status import OPEN_STATUSES, CaseStatus
 from models.taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class HandledPhoto:
+    """A photo of the site after handling (处置), taken at `taken_at` where the phone was (`lat`, `lon`).
+    `client_ref` is the uploader's id for this upload: a retry with the same ref changes nothing."""
+
+    image: np.ndarray
+    taken_at: datetime
+    lat: float | None
+    lon: float | None
+    client_ref: str
+    note: str = ""
+
+
+HANDLED_KIND = "handled"  # the evidence kind of a photo taken after handling (not a frame of the problem)
+
+
+def handled_event_id(actor_name: str, client_ref: str) -> str:
+    """The observation id of a handled photo: one per uploader and client reference."""
+    return "handled-" + hashlib.sha1(f"{actor_name}\x00{client_ref}".encode()).hexdigest()[:24]
 
 
 class CaseActions:
@@ -180,6 +205,73 @@ class CaseActions:
             self._outbox.notify()
         self._on_changed([target_id, source_id])
         return target
+
+    def handled_with_photo(self, case_id: int, actor: Actor, photo: HandledPhoto, *, version: int | None) -> Case:
+        """处置 with a photo of the site as evidence (see `CaseService.handled_with_photo`)."""
+        event_id = handled_event_id(actor.name, photo.client_ref)
+        image = encode_image(photo.image, HANDLED_KIND, f"case {case_id}: handled photo")
+        written: list[Path] = []
+        queued = False
+        try:
+            with self._write() as session:
+                case = session.get(Case, case_id)
+                if case is None:
+                    raise CaseNotFound(case_id)
+                check_permission(actor, Action.HANDLED, case_id, case.district)
+                done = session.scalar(select(Observation.case_id).where(Observation.event_id == event_id))
+                if done is not None:  # a retry of an upload that went through: nothing more to do
+                    if done != case_id:
+                        raise InvalidAction(f"client_ref {photo.client_ref!r} was already used for case {done}")
+                    return case
+                check_version(case, version)
+                before = CaseStatus(case.status)
+                after = next_status(case_id, Action.HANDLED, before)
+                now = self._clock()
+                obs = Observation(
+                    case_id=case_id,
+                    event_id=event_id,
+                    source_id=f"handled:{actor.name}",
+                    class_name=case.category,
+                    start=photo.taken_at,
+                    end=photo.taken_at,
+                    confidence=0.0,
+                    mean_confidence=0.0,
+                    frames_seen=1,
+                    x1=0.0,
+                    y1=0.0,
+                    x2=float(image.width),
+                    y2=float(image.height),
+                    lat=photo.lat,
+                    lon=photo.lon,
+                    model_version="handled",
+                    created_at=now,
+                )
+                session.add(obs)
+                session.flush()
+                store = EvidenceStore(self._sessions, self._evidence_dir)
+                last_n = store.last_numbers(session.connection(), [case_id])
+                rows = store.write(case_id, obs.id, [image], last_n, now, written)
+                session.add_all(Evidence(**row) for row in rows)
+                self._enter(case, after, now)
+                detail = {
+                    "evidence": rows[0]["n"],
+                    "lat": photo.lat,
+                    "lon": photo.lon,
+                    "taken_at": photo.taken_at.isoformat(),
+                    "client_ref": photo.client_ref,
+                }
+                session.add(audit_entry(case_id, actor, Action.HANDLED.value, before, after, now, note=photo.note,
+                                        detail=detail))  # fmt: skip
+                queued = self._outbox.enqueue(session, "case.status_changed", case, now, from_status=before)
+                _commit(session, case_id, version)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        if queued:
+            self._outbox.notify()
+        self._on_changed([case_id])
+        return case
 
     def audit_log(self, case_id: int) -> list[AuditEntry]:
         """The case's audit entries, oldest first; raises `CaseNotFound`."""

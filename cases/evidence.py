@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import cv2
+import numpy as np
 from sqlalchemy import Connection, Table, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,11 +46,16 @@ class Encoded:
 
 
 def encode(evidence: EvidenceImage, event_id: str) -> Encoded:
-    ok, buf = cv2.imencode(".jpg", evidence.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return encode_image(evidence.image, evidence.kind, f"event {event_id}")
+
+
+def encode_image(image: np.ndarray, kind: str, label: str) -> Encoded:
+    """A BGR image as JPEG evidence of `kind`; `label` names it in the error."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
-        raise InvalidEvent(f"event {event_id}: {evidence.kind} image {evidence.image.shape} cannot be JPEG-encoded")
-    h, w = evidence.image.shape[:2]
-    return Encoded(kind=evidence.kind, data=buf.tobytes(), width=int(w), height=int(h))
+        raise InvalidEvent(f"{label}: {kind} image {image.shape} cannot be JPEG-encoded")
+    h, w = image.shape[:2]
+    return Encoded(kind=kind, data=buf.tobytes(), width=int(w), height=int(h))
 
 
 def write_atomic(target: Path, data: bytes) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cases.actions import CaseActions
+from cases.actions import CaseActions, HandledPhoto
 from cases.evidence import JPEG_CONTENT_TYPE, JPEG_QUALITY, EvidenceFile, EvidenceStore
 from cases.ingest import INGEST_ATTEMPTS, Ingester
 from cases.ingest_batch import IngestResult
@@ -243,6 +243,13 @@ class CaseService(Generic[S]):
         return self._actions.merge(
             source_id, target_id, actor, version=version, target_version=target_version, note=note
         )
+
+    def handled_with_photo(self, case_id: int, actor: Actor, photo: HandledPhoto, *, version: int | None) -> Case:
+        """处置 with a photo of the site: the case goes dispatched → handled and the photo becomes its evidence
+        (kind `handled`, an observation from `handled:<actor>` at the phone's position and time), in one
+        transaction with the audit entry and webhooks. The checks of `act` apply (existence, role and districts,
+        version, transition). A retry with the same actor and `photo.client_ref` returns the case unchanged."""
+        return self._actions.handled_with_photo(case_id, actor, photo, version=version)
 
     def audit_log(self, case_id: int) -> list[AuditEntry]:
         return self._actions.audit_log(case_id)
