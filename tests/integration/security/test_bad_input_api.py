@@ -23,6 +23,7 @@ from inference.frame import GeoContext
 from tests.api.conftest import TestClient
 from tests.cases.factories import T0, image, make_event, north_of
 from tests.cases.pg import PostgresCluster
+from tests.integration.security.corpus import _jpeg, jpeg_bomb, png_bomb
 from tests.integration.security.snapshot import snapshot
 
 
@@ -187,6 +188,21 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], Role | str | None, int, str]]
             ("homography_degenerate", {"geo": {"lat": 31.2, "lon": 121.4, "homography": [
                 {"pixel": [0, 0], "lat": 31.2, "lon": 121.4}] * 4}}, "repeated or on one line"),
             ("camera_off_the_globe", {"geo": {"lat": 123, "lon": 0}}, "less than or equal to 90"),
+        ]
+    ],
+    # handle with a photo: the photo is decoded with the upload checks before any state is touched
+    *[
+        (f"handled_photo_{name}", "POST", "/cases/1/handled/photo", {"data": {"version": "1", **form},
+         "files": {"photo": (filename, make(), "image/jpeg")}}, key, code, fragment)
+        for name, form, filename, make, key, code, fragment in [
+            ("png_bomb", {}, "p.png", png_bomb, A, 422, "image too large"),
+            ("jpeg_bomb", {}, "p.jpg", jpeg_bomb, A, 422, "image too large"),
+            ("not_an_image", {}, "p.jpg", lambda: b"<?php system($_GET['c']); ?>", A, 422, "not an image"),
+            ("truncated", {}, "p.jpg", lambda: _jpeg()[:300], A, 422, "photo"),
+            ("wrong_role", {}, "p.jpg", _jpeg, Role.INSPECTOR, 403, "handled needs role"),
+            ("not_dispatched", {}, "../../etc/passwd", _jpeg, A, 409, "handled"),
+            ("half_a_position", {"lat": "36.1"}, "p.jpg", _jpeg, A, 422, "both lat and lon"),
+            ("naive_time", {"taken_at": "2026-01-01T08:00:00"}, "p.jpg", _jpeg, A, 422, "time zone"),
         ]
     ],
     ("camera_nan_fps", "POST", "/cameras", {"content": b'{"id": "cam-n", "url": "rtsp://h/s", "fps": NaN}',
