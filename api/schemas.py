@@ -221,6 +221,9 @@ class MePublic(BaseModel):
     survey_actions: list[Literal["upload"]] = Field(
         default_factory=list, description="survey actions the role may take (create, upload, process)"
     )
+    report_actions: list[Literal["report"]] = Field(
+        default_factory=list, description="report: the role may file a problem by hand (POST /reports)"
+    )
 
 
 # ---- drone surveys -------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """`GET /me`: who the API key is and what it may do, so a client (the console) shows only what the role allows.
 
 The permissions come from the same tables the server enforces (`cases.lifecycle.PERMISSIONS`,
-`api.routes.models.PROMOTE_ROLES`, `api.routes.cameras.WRITE_ROLES`, `cases.surveys.SURVEY_ROLES`); the server
-still checks every action.
+`api.routes.models.PROMOTE_ROLES`, `api.routes.cameras.WRITE_ROLES`, `cases.surveys.SURVEY_ROLES`,
+`api.routes.reports.REPORT_ROLES`); the server still checks every action.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from api.auth import ReaderDep
 from api.routes.cameras import WRITE_ROLES as CAMERA_ROLES
 from api.routes.models import PROMOTE_ROLES
+from api.routes.reports import REPORT_ROLES
 from api.schemas import MePublic
 from cases.lifecycle import PERMISSIONS, TRANSITIONS, Action
 from cases.status import CaseStatus
@@ -36,4 +37,5 @@ def me(reader: ReaderDep) -> MePublic:
         model_actions=["promote", "rollback"] if reader.role in PROMOTE_ROLES else [],
         camera_actions=["edit"] if reader.role in CAMERA_ROLES else [],
         survey_actions=["upload"] if reader.role in SURVEY_ROLES else [],
+        report_actions=["report"] if reader.role in REPORT_ROLES else [],
     )

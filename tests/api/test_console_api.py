@@ -26,6 +26,7 @@ def test_me_lists_the_roles_actions_and_their_statuses(client: TestClient, keys:
         assert body["camera_actions"] == (["edit"] if role is Role.ADMIN else [])
         surveyors = (Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN)
         assert body["survey_actions"] == (["upload"] if role in surveyors else [])
+        assert body["report_actions"] == (["report"] if role in surveyors else [])  # the same roles file reports
     dispatcher = client.get("/me", headers=keys[Role.DISPATCHER]).json()
     assert dispatcher["actions"] == ["dispatch", "note"]
     assert dispatcher["action_from"]["dispatch"] == ["registered", "dispatched"]
@@ -49,6 +50,7 @@ def test_me_without_key_where_reads_are_open(tmp_path: Path) -> None:
             "model_actions": [],
             "camera_actions": [],
             "survey_actions": [],
+            "report_actions": [],
         }
 
 
