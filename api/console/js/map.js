@@ -200,7 +200,8 @@ export async function renderMap(root) {
   if (cfg.features.forecast) overlays[t('forecast')] = geoLayer('/forecast', '#e65100');
   if (cfg.features.surveys) overlays[t('survey_findings')] = geoLayer('/surveys', '#00838f', surveyFindings, 'finding-marker');
   if (cfg.features.cameras) overlays[t('cameras')] = geoLayer('/cameras', '#37474f', cameraPoints, 'camera-marker');
-  L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+  // on a phone the layer switch is a button, not a panel over the map
+  L.control.layers(null, overlays, { collapsed: window.matchMedia('(max-width: 600px)').matches }).addTo(map);
   legend().addTo(map);
   L.control.scale().addTo(map);
 
