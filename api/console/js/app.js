@@ -9,11 +9,17 @@ import { renderCase } from './case.js';
 import { renderModels } from './models.js';
 import { renderCameras } from './cameras.js';
 import { renderSurveys } from './surveys.js';
+import { renderMine, renderMineCase, renderReport } from './phone.js';
 
 const view = () => document.getElementById('view');
 let cleanup = null;
 
+// a phone-sized screen opens on "my cases" (the field pages) instead of the map
+const PHONE = window.matchMedia('(max-width: 600px)');
+const home = () => (PHONE.matches && state.me && state.me.role ? 'mine' : 'map');
+
 const PAGES = [
+  { id: 'mine', render: renderMine, show: () => Boolean(state.me && state.me.role) },
   { id: 'map', render: renderMap, show: () => true },
   { id: 'queue', render: renderQueue, show: () => true },
   { id: 'cameras', render: renderCameras, show: () => state.config.features.cameras },
@@ -31,7 +37,7 @@ async function loadSession() {
 
 function renderTopbar() {
   const nav = clear(document.getElementById('nav'));
-  const route = location.hash.replace(/^#\/?/, '').split('/')[0] || 'map';
+  const route = location.hash.replace(/^#\/?/, '').split('/')[0] || home();
   if (state.me) {
     for (const page of PAGES) {
       if (!page.show()) continue;
@@ -70,7 +76,7 @@ function renderLogin(message) {
     setKey(input.value.trim());
     try {
       await loadSession();
-      if (location.hash.startsWith('#/login') || !location.hash) location.hash = '#/map';
+      if (location.hash.startsWith('#/login') || !location.hash) location.hash = `#/${home()}`;
       else route();
     } catch (err) {
       setKey(null);
@@ -90,7 +96,9 @@ async function route() {
   try {
     if (name === 'login') { renderLogin(); return; }
     if (name === 'case' && arg) { cleanup = await renderCase(root, Number(arg)); return; }
-    const page = PAGES.find((p) => p.id === (name || 'map')) || PAGES[0];
+    if (name === 'mine' && arg) { cleanup = await renderMineCase(root, Number(arg)); return; }
+    if (name === 'report') { cleanup = await renderReport(root); return; }
+    const page = PAGES.find((p) => p.id === (name || home())) || PAGES.find((p) => p.id === 'map');
     if (!page.show()) { root.append(h('p', {}, t('not_available'))); return; }
     cleanup = await page.render(root);
   } catch (err) {

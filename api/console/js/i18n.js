@@ -1,7 +1,7 @@
 // Chinese and English labels. Category names come from the server's taxonomy (name_zh / name_en).
 const STRINGS = {
   en: {
-    brand: 'cityeye console', map: 'Map', queue: 'Case queue', models: 'Models', cameras: 'Cameras', surveys: 'Surveys',
+    brand: 'cityeye console', map: 'Map', queue: 'Case queue', models: 'Models', cameras: 'Cameras', surveys: 'Surveys', mine: 'My cases',
     login: 'Log in', logout: 'Log out', api_key: 'API key', login_hint: 'Paste the API key you were given (cityeye keys create).',
     guest: 'guest (read only)', browse_without_key: 'Browse without a key',
     category: 'Category', status: 'Status', district: 'District', department: 'Department', priority: 'Priority',
@@ -31,7 +31,7 @@ const STRINGS = {
     total: 'total', duplicate_of: 'Duplicate of', repeat_of: 'Repeat of', reopened: 'Reopened', min_confidence: 'Min. confidence', name: 'Name', fps: 'FPS', reconnects: 'Reconnects', last_error: 'Last error', snapshot: 'Snapshot', zones: 'Zones',
   },
   zh: {
-    brand: 'cityeye 城管智能平台', map: '地图', queue: '案件队列', models: '模型', cameras: '摄像头', surveys: '航拍巡查',
+    brand: 'cityeye 城管智能平台', map: '地图', queue: '案件队列', models: '模型', cameras: '摄像头', surveys: '航拍巡查', mine: '我的案件',
     login: '登录', logout: '退出', api_key: 'API 密钥', login_hint: '请粘贴分配给您的 API 密钥（cityeye keys create）。',
     guest: '访客（只读）', browse_without_key: '无密钥浏览',
     category: '类别', status: '状态', district: '区域', department: '处置部门', priority: '优先级',
