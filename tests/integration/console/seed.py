@@ -53,7 +53,7 @@ ADMIN = Actor("seed", Role.ADMIN)
 class City:
     settings: Settings
     config_file: Path
-    keys: dict[str, str]  # role -> API key
+    keys: dict[str, str]  # role (and crew-huangpu, a department key of one district) -> API key
     case_ids: list[int]
 
 
@@ -176,6 +176,8 @@ def seed_city(data_dir: Path, port: int = 8000, n: int = 16) -> City:
         _seed_candidate_model(settings)
         keys = ApiKeys(sessions)
         tokens = {role.value: keys.create(f"{role.value}-1", role).token for role in Role}
+        # the phone console's field crew: a department key bound to one district
+        tokens["crew-huangpu"] = keys.create("crew-huangpu", Role.DEPARTMENT, ["huangpu"]).token
     finally:
         engine.dispose()
     return City(settings, config_file, tokens, ids)
