@@ -30,6 +30,8 @@ MAX_PIXELS = 80_000_000  # a 4000×3000 drone photo is 12 MP; 80 MP leaves room 
 # the most bytes a decoded raster may take: what an 8-bit RGB image of MAX_PIXELS does (240 MB); a GeoTIFF counts
 # pixels × bands × bytes per sample, plus 4 bytes per sample (float32) when it must be scaled to 8 bits
 MAX_RASTER_BYTES = MAX_PIXELS * 3
+MAX_VIDEO_FPS = 240  # slow-motion drone video; a header claiming more is lying (every frame is decoded)
+LIMITS = "persistence.video_max_s, persistence.video_max_frames"
 
 
 def source_id_for(path: Path) -> str:
@@ -80,8 +82,19 @@ def image_frames(path: Path, timestamp: datetime | None = None) -> Iterator[Fram
     yield Frame(image=image, source_id=source_id_for(path), timestamp=timestamp or file_time(path), uri=str(path))
 
 
-def video_frames(path: Path, sample_fps: float, start: datetime | None = None) -> Iterator[Frame]:
-    """Frames of a video file sampled at `sample_fps`, timestamped by their position in the video."""
+def video_frames(
+    path: Path,
+    sample_fps: float,
+    start: datetime | None = None,
+    *,
+    max_s: float = float("inf"),
+    max_frames: int | None = None,
+) -> Iterator[Frame]:
+    """Frames of a video file sampled at `sample_fps`, timestamped by their position in the video.
+
+    MediaError for a video longer than `max_s` seconds (by its own frame rate: up front when its header says so,
+    else once it is read that far), one that would give more than `max_frames` sampled frames, or one whose header
+    claims more than MAX_VIDEO_FPS frames per second (each frame is decoded, sampled or not)."""
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
@@ -89,6 +102,11 @@ def video_frames(path: Path, sample_fps: float, start: datetime | None = None) -
         fps = cap.get(cv2.CAP_PROP_FPS)
         if not fps or not np.isfinite(fps) or fps <= 0:
             fps = 25.0
+        if fps > MAX_VIDEO_FPS:
+            raise MediaError(f"{path}: video declares {fps:g} frames per second; at most {MAX_VIDEO_FPS} are read")
+        declared = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        if declared and np.isfinite(declared) and declared / fps > max_s:
+            raise MediaError(f"{path}: video is {declared / fps:.0f} s long; the limit is {max_s:g} s ({LIMITS})")
         step = max(1, round(fps / sample_fps))
         t0 = start or file_time(path)
         sid = source_id_for(path)
@@ -98,7 +116,11 @@ def video_frames(path: Path, sample_fps: float, start: datetime | None = None) -
             ok = cap.grab()
             if not ok:
                 break
+            if index / fps > max_s:
+                raise MediaError(f"{path}: video is longer than {max_s:g} s ({LIMITS})")
             if index % step == 0:
+                if max_frames is not None and emitted >= max_frames:
+                    raise MediaError(f"{path}: video gives more than {max_frames} sampled frames ({LIMITS})")
                 ok, image = cap.retrieve()
                 if ok and image is not None and image.ndim == 3:
                     emitted += 1

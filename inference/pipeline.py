@@ -107,7 +107,8 @@ class FilePipeline:
                 frames: Iterable[Frame] = image_frames(path)
                 rule = PersistenceRule(self.taxonomy, self.persistence, self.detector.version, min_frames=1)
             else:
-                frames = video_frames(path, self.persistence.video_fps)
+                p = self.persistence
+                frames = video_frames(path, p.video_fps, max_s=p.video_max_s, max_frames=p.video_max_frames)
                 rule = PersistenceRule(self.taxonomy, self.persistence, self.detector.version)
             for chunk in _batched(frames, self.batch):
                 version, batch_dets = predict_versioned(self.detector, chunk)

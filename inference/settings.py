@@ -34,6 +34,16 @@ class PersistenceSettings(StrictModel):
     window_s: float = Field(default=10.0, gt=0, le=86_400, description="T: within this many seconds")
     iou_match: float = Field(default=0.3, gt=0, lt=1, description="IoU to count two boxes as one object")
     video_fps: float = Field(default=2.0, gt=0, le=60, description="frames per second sampled from videos")
+    video_max_s: float = Field(
+        default=10_800.0,
+        gt=0,
+        le=86_400,
+        description="longest video read (seconds of video, by its own frame rate); a longer one is a file error, "
+        "refused before decoding when its header says so",
+    )
+    video_max_frames: int = Field(
+        default=20_000, ge=1, le=1_000_000, description="most frames sampled from one video (each is one detector run)"
+    )
 
 
 class StreamSettings(StrictModel):

@@ -91,7 +91,10 @@ class VideoAnalyser:
                     _report(event, f, fr.index, None, findings, summary)
             batch.clear()
 
-        for frame in video_frames(ctx.path(f), self.persistence.video_fps, start=taken):
+        p = self.persistence
+        for frame in video_frames(
+            ctx.path(f), p.video_fps, start=taken, max_s=p.video_max_s, max_frames=p.video_max_frames
+        ):
             batch.append(Frame(frame.image, sid, frame.timestamp, frame.index, f.name))
             if len(batch) >= self.batch:
                 flush()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from cases.feedback import FeedbackStore
 from cityeye.config import SamplingSettings
@@ -18,6 +19,7 @@ from inference.sampling import ActiveSampler
 from inference.survey.flightlog import parse_csv, parse_srt
 from tests.inference.survey.conftest import Env
 from tests.inference.survey.factories import LAT0, LON0, distance_m, expected_latlon
+from tests.integration.security.corpus import long_video
 
 W, H, FPS, HEIGHT = 640, 480, 10, 50.0
 F = 24.0 / float(np.hypot(36, 24)) * float(np.hypot(W, H))
@@ -148,3 +150,36 @@ def test_a_pile_seen_by_a_street_camera_and_in_a_drone_photo_is_one_case(env: En
     [finding] = env.store.findings(survey.id)
     want = expected_latlon(LAT0, LON0, *pile)
     assert finding.case_id == camera.case_id and distance_m(want[0], want[1], finding.lat, finding.lon) < 0.5
+
+
+class CountingDetector(RedBlobDetector):
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def predict(self, frames: list[Frame]) -> list[Detections]:
+        self.frames += len(frames)
+        return super().predict(frames)
+
+
+def test_a_long_video_is_a_file_error_before_any_frame_is_decoded(env: Env, tmp_path: Path) -> None:
+    """20,000 frames declared at 1 fps (~600 KB): 20,000 detector runs before the cap; now a per-file error."""
+    video = tmp_path / "long.mp4"
+    video.write_bytes(long_video())
+    survey = env.store.create("xuhui-9")
+    env.add(survey.id, video)
+    detector = CountingDetector()
+    result = env.processor(detector).run(survey.id)
+    assert result.file_errors == 1 and detector.frames == 0
+    assert "video is 20000 s long; the limit is 10800 s" in str(result.errors)
+
+
+def test_video_frames_stop_at_the_frame_and_duration_caps(tmp_path: Path) -> None:
+    from inference.files import MediaError, video_frames
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(long_video(frames=60, fps=10))
+    assert len(list(video_frames(video, 10))) == 60
+    with pytest.raises(MediaError, match="more than 20 sampled frames"):
+        list(video_frames(video, 10, max_frames=20))
+    with pytest.raises(MediaError, match="video is 6 s long; the limit is 5 s"):
+        list(video_frames(video, 10, max_s=5))

@@ -83,6 +83,24 @@ def _mp4() -> bytes:
         return path.read_bytes()
 
 
+def long_video(frames: int = 20_000, fps: float = 1.0, size: int = 32) -> bytes:
+    """An MP4 of `frames` tiny frames declared at `fps`: 20,000 at 1 fps is ~600 KB and 5.5 hours of video
+    (every frame a detector run at the default sampling rate, before the caps)."""
+    import tempfile
+
+    import cv2
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "long.mp4"
+        out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (size, size))
+        image = np.zeros((size, size, 3), np.uint8)
+        for i in range(frames):
+            image[:] = i % 251
+            out.write(image)
+        out.release()
+        return path.read_bytes()
+
+
 def _zip(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression) as z:
