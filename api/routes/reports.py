@@ -26,9 +26,11 @@ from inference.event import Event, EvidenceImage
 from inference.files import decode_image
 from inference.frame import GeoContext
 
-router = APIRouter(prefix="/reports", tags=["reports"])
 REPORT_ROLES = frozenset({Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN})
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
+# the whole form: the photo, the text fields and the multipart framing; checked while the body arrives
+MAX_REPORT_BYTES = MAX_PHOTO_BYTES + 64 * 1024
+router = APIRouter(prefix="/reports", tags=["reports"])
 MAX_PHOTO_PIXELS = 40_000_000
 
 
@@ -86,7 +88,7 @@ class ReportResult(BaseModel):
     url: str
 
 
-@router.post("", response_model=ReportResult, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=ReportResult, status_code=status.HTTP_201_CREATED, max_body_size=MAX_REPORT_BYTES)
 def create_report(
     actor: ActorDep,
     service: ServiceDep,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from typing import Any
 
 import cv2
 import numpy as np
@@ -72,4 +73,53 @@ def test_roles_and_bad_reports_are_refused_and_store_nothing(client: TestClient,
     assert [r.status_code for r in bad] == [422] * len(bad), [r.text for r in bad]
     assert all(r.json()["detail"] for r in bad)
     assert "flying_saucer" in str(bad[0].json()["detail"])
+    assert client.get("/cases").json()["total"] == 0
+
+
+def test_an_oversized_photo_is_refused_while_it_arrives(client: TestClient, keys: Keys) -> None:
+    """A 200 MB chunked body (no Content-Length), sent to the app as an ASGI server does, chunk by chunk: 413 once
+    20 MB (+ the form) have arrived, the rest never read (before, the whole body up to ops.max_upload_mb was spooled
+    first). A declared Content-Length over it is 413 before any byte is read."""
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="category"\r\n\r\ngarbage\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="lat"\r\n\r\n31.2\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="lon"\r\n\r\n121.4\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    chunks = [head, *([b"\xff" * (1 << 20)] * 200), f"\r\n--{boundary}--\r\n".encode()]
+    key = keys[Role.INSPECTOR]["Authorization"]
+    headers = [
+        (b"authorization", key.encode()),
+        (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+    ]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/reports", "raw_path": b"/reports", "query_string": b"", "root_path": "", "headers": headers,
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }  # fmt: skip
+    read = 0
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read < len(chunks):
+            read += 1
+            return {"type": "http.request", "body": chunks[read - 1], "more_body": read < len(chunks)}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def call() -> None:
+        await client.app(scope, receive, send)
+
+    assert client.portal is not None
+    client.portal.call(call)
+    assert statuses == [413]
+    assert read <= 22, f"{read} of {len(chunks)} chunks read"
+    r = client.post("/reports", content=b"x", headers={**keys[Role.INSPECTOR], "Content-Length": str(30 << 20)})
+    assert r.status_code == 413
     assert client.get("/cases").json()["total"] == 0
