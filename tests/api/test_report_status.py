@@ -166,3 +166,36 @@ def test_a_citizen_flood_is_limited_per_ip_and_per_app_and_the_staff_api_goes_on
     )
     assert bad[401] == 20 and bad[429] == 5  # ops.auth_failures_per_min = 20, counted for citizen paths
     assert client.get("/cases", headers=inspector).status_code == 200
+
+
+def test_citizen_photo_uploads_fill_their_own_upload_window_not_the_staffs(tmp_path: Path) -> None:
+    """ops.uploads_per_min counts citizen paths apart: 8 citizen photos with a limit of 5 → 5 answered, 3 × 429
+    (upload_rate), while the inspector's photo reports from the same address all go through."""
+    from cityeye.app import build_app
+    from cityeye.config import OpsSettings
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        auth=AuthSettings(open_read=False),
+        ops=OpsSettings(uploads_per_min=5),
+        open311=Open311Settings(reports_per_ip_per_min=1000),
+    )
+    with TestClient(build_app(settings)) as client:
+        store = client.app.state.services.api_keys  # type: ignore[attr-defined]
+        app_key = store.create("app", Role.REPORTER).token
+        inspector = {"X-API-Key": store.create("insp", Role.INSPECTOR).token}
+        citizen, staff = Counter[int](), Counter[int]()
+        for i in range(8):
+            files = {"media": ("p.jpg", jpeg(), "image/jpeg")}
+            data = {"api_key": app_key, "service_code": GARBAGE, **here(100 * i)}
+            citizen[client.post("/open311/v2/requests.json", data=data, files=files).status_code] += 1  # type: ignore[arg-type]
+        for i in range(5):
+            r = client.post(
+                "/reports",
+                data={"category": "garbage", "lat": "31.3", "lon": str(121.0 + i / 1000)},
+                files={"photo": ("p.jpg", jpeg(), "image/jpeg")},
+                headers=inspector,
+            )
+            staff[r.status_code] += 1
+    assert citizen == {201: 5, 429: 3}
+    assert staff == {201: 5}
