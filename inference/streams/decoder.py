@@ -124,6 +124,8 @@ class FfmpegDecoder:
                 if tok:
                     tokens.append(tok)
                     tok = b""
+                    if tokens[0] != b"P6":
+                        raise DecoderError("ffmpeg wrote something that is not a PPM frame")
             else:
                 tok += c
                 if len(tok) > 8:
