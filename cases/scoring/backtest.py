@@ -255,9 +255,9 @@ def run_backtest(
 
 def format_result(result: BacktestResult) -> str:
     c = result.config
-    horizon = "day" if c.horizon_days == 1 else "week"
+    horizon = "daily" if c.horizon_days == 1 else "weekly"
     lines = [
-        f"forecast back-test {c.start} .. {c.end}: {len(result.origins)} {horizon}ly origins, {c.cell_m:g} m cells, "
+        f"forecast back-test {c.start} .. {c.end}: {len(result.origins)} {horizon} origins, {c.cell_m:g} m cells, "
         f"refit every {c.refit_days} days on the previous {c.train_days} days ({result.fits} fits)",
         f"study area: {result.area_cells} cells with a complaint before {c.start} (grid {result.grid_cells}); "
         f"top {c.top:.2%} = {result.hot_cells} cells",
