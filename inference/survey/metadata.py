@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from PIL import Image
 
 from inference.errors import GeoError
 from inference.survey.georef import CameraPose, focal_px
+from models.timestamps import checked_utc
 
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
@@ -118,23 +120,26 @@ def parse_xmp(xmp: bytes | str | None) -> dict[str, float]:
 def _taken_at(raw: Any) -> datetime | None:
     if not isinstance(raw, str):
         return None
-    try:  # EXIF has no zone: drones write UTC or local time; taken as UTC
-        return datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC)
+    try:  # EXIF has no zone: drones write UTC or local time; taken as UTC; outside 1970..2999: none
+        return checked_utc(datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S").replace(tzinfo=UTC))
     except ValueError:
         return None
 
 
 def read_photo_meta(path: Path) -> PhotoMeta:
-    """EXIF + XMP of an image file (never decodes the pixels)."""
-    with Image.open(path) as im:
-        width, height = im.size
-        exif = im.getexif()
-        xmp_raw = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
-        try:
-            gps = dict(exif.get_ifd(GPS_IFD))
-            sub = dict(exif.get_ifd(EXIF_IFD))
-        except Exception:  # a malformed IFD: as if there were none
-            gps, sub = {}, {}
+    """EXIF + XMP of an image file (never decodes the pixels). Malformed tags are dropped silently (Pillow warns
+    about each, e.g. 'Tag data larger than file')."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with Image.open(path) as im:
+            width, height = im.size
+            exif = im.getexif()
+            xmp_raw = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+            try:
+                gps = dict(exif.get_ifd(GPS_IFD))
+                sub = dict(exif.get_ifd(EXIF_IFD))
+            except Exception:  # a malformed IFD: as if there were none
+                gps, sub = {}, {}
     xmp = parse_xmp(xmp_raw)
     lat = _dms(gps.get(2), gps.get(1), "S")
     lon = _dms(gps.get(4), gps.get(3), "W")
