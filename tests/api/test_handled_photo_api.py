@@ -110,3 +110,20 @@ def test_roles_districts_and_bad_uploads_are_refused_and_change_nothing(
     assert detail["status"] == "dispatched" and detail["version"] == 3
     assert not any(e["kind"] == "handled" for e in detail["evidence"])
     assert not list((service.evidence_dir / str(case_id)).glob("*-handled.jpg"))
+
+
+def test_the_reporter_sees_the_handled_photo_once_the_case_is_verified(
+    client: TestClient, keys: Keys, service: CaseService
+) -> None:
+    case_id = dispatched_case(client, keys, service)
+    r = handle(client, case_id, keys[Role.DEPARTMENT], photo=jpeg(80, 60), client_ref="ph-4")
+    assert r.status_code == 200, r.text
+    n = next(e["n"] for e in r.json()["evidence"] if e["kind"] == "handled")
+    # handled, not yet verified: Open311 shows no fix yet
+    assert client.get(f"/open311/v2/requests/{case_id}/handled.jpg").status_code == 404
+    body = {"version": r.json()["version"], "verdict": "confirmed"}
+    assert client.post(f"/cases/{case_id}/verify", json=body, headers=keys[Role.INSPECTOR]).status_code == 200
+    row = client.get(f"/open311/v2/requests/{case_id}.json").json()[0]
+    assert row["media_url"].endswith(f"/open311/v2/requests/{case_id}/handled.jpg")
+    fix = client.get(f"/open311/v2/requests/{case_id}/handled.jpg")
+    assert fix.status_code == 200 and fix.content == client.get(f"/cases/{case_id}/evidence/{n}").content
