@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from api.auth import ReaderDep
 from api.deps import ServiceDep, SettingsDep
 from api.schemas import MAX_DB_INT, Timestamp
+from cases.actions import HANDLED_KIND
 from cases.errors import CaseNotFound
 from cases.orm import Case
 from cases.queries import CaseRecord
@@ -89,7 +90,6 @@ def _status_notes(case: Case) -> str:
     return status.value
 
 
-HANDLED_KIND = "handled"  # the kind of the evidence a department or inspector adds when handling (处置) a case
 SHOWS_HANDLING = frozenset({CaseStatus.VERIFIED, CaseStatus.CLOSED})
 
 

@@ -34,7 +34,7 @@ from api.auth import KeysDep, _token
 from api.deps import ServiceDep
 from api.middleware import SlidingWindow
 from api.routes.open311 import Format, _error, _render
-from api.routes.reports import REPORT_ROLES, read_photo, report_event
+from api.routes.reports import MAX_REPORT_BYTES, REPORT_ROLES, read_photo, report_event
 from api.settings import Open311Settings
 from cases.citizen import CitizenReportIn, CitizenReports
 from cases.errors import AuthError, CitizenReportNotFound
@@ -117,7 +117,7 @@ def _media_url(value: str | None) -> str | None:
     return url
 
 
-@router.post("/requests.{fmt}", response_model=None, status_code=201)
+@router.post("/requests.{fmt}", response_model=None, status_code=201, max_body_size=MAX_REPORT_BYTES)
 def post_request(
     fmt: Format,
     request: Request,

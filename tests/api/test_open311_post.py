@@ -223,3 +223,13 @@ def test_media_url_is_kept_as_a_link_and_never_fetched(citizen: GeoReportClient,
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_body_over_the_photo_limit_is_413_and_stores_nothing(
+    citizen: GeoReportClient, client: TestClient, service: CaseService
+) -> None:
+    big = {"media": ("big.jpg", io.BytesIO(b"\xff" * (21 * 1024 * 1024)), "image/jpeg")}
+    r = client.post("/open311/v2/requests.json", data={"api_key": citizen.api_key, "service_code": GARBAGE}, files=big)
+    assert r.status_code == 413, r.text
+    with service.sessions() as session:
+        assert session.scalars(select(Observation)).all() == []

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from api.routes.console import content_security_policy
 from cases.lifecycle import Action, Actor, Role, Verdict
-from cases.orm import Evidence, Observation
 from cases.service import CaseService
 from cityeye.config import ApiSettings, AuthSettings, Open311Settings, Settings
 from tests.api.conftest import Keys
@@ -31,22 +29,6 @@ def post(citizen: GeoReportClient, metres: float = 0.0, **fields: str) -> dict[s
     status, rows = citizen.post_request(service_code=GARBAGE, **here(metres), **fields)
     assert status == 201, rows
     return rows[0]
-
-
-def add_handled_photo(service: CaseService, case_id: int) -> None:
-    """What handling with a photo leaves behind: an evidence image of kind `handled` (the 处置 photo)."""
-    with service.sessions() as session, session.begin():
-        obs = session.scalar(select(Observation.id).where(Observation.case_id == case_id))
-        n = (session.scalar(select(func.max(Evidence.n)).where(Evidence.case_id == case_id)) or 0) + 1
-        path = Path(f"{case_id}/{n}-handled.jpg")
-        (service.evidence_dir / path).parent.mkdir(parents=True, exist_ok=True)
-        (service.evidence_dir / path).write_bytes(jpeg(32, 24))
-        session.add(
-            Evidence(
-                case_id=case_id, observation_id=obs, n=n, kind="handled", path=str(path),
-                content_type="image/jpeg", width=32, height=24,
-            )
-        )  # fmt: skip
 
 
 def test_the_status_page_in_chinese_and_english_and_twice_reported_is_one_case(
@@ -78,19 +60,26 @@ def test_a_pending_report_shows_that_it_is_received(client: TestClient, citizen:
 
 
 def test_the_handling_photo_shows_once_the_case_is_verified(
-    client: TestClient, citizen: GeoReportClient, service: CaseService
+    client: TestClient, citizen: GeoReportClient, service: CaseService, keys: Keys
 ) -> None:
     row = post(citizen)
     case_id = int(row["service_request_id"])
-    steps = [
+    version = service.get_case(case_id).case.version
+    for action, role, kwargs in [
         (Action.REGISTER, Role.OPERATOR, {}),
         (Action.DISPATCH, Role.DISPATCHER, {"department": "sanitation"}),
-        (Action.HANDLED, Role.DEPARTMENT, {}),
-    ]
-    version = service.get_case(case_id).case.version
-    for action, role, kwargs in steps:
+    ]:
         version = service.act(case_id, action, Actor(role.value, role), version=version, **kwargs).version  # type: ignore[arg-type]
-    add_handled_photo(service, case_id)
+    # the crew handles it with a photo (the phone console's route)
+    r = client.post(
+        f"/cases/{case_id}/handled/photo",
+        data={"version": str(version), "lat": str(here()["lat"]),
+              "lon": str(here()["long"]), "client_ref": "fix-1"},
+        files={"photo": ("fixed.jpg", jpeg(32, 24), "image/jpeg")},
+        headers=keys[Role.DEPARTMENT],
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    version = r.json()["version"] if "version" in r.json() else r.json()["case"]["version"]
     # handled, not verified yet: no photo for the reporter
     _, seen = citizen.get_request(str(case_id))
     assert seen[0]["media_url"] is None or "handled" not in seen[0]["media_url"]
