@@ -83,9 +83,38 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _fit_city(args: argparse.Namespace, settings: Settings) -> int:
+    from zoneinfo import ZoneInfo
+
+    from cases.history.bootstrap import fit_from_history
+    from cases.history.formats import HistoryRow, read_history
+    from cases.history.mapping import load_mapping
+    from cases.scoring.errors import ScoringError
+    from cases.scoring.features import FeatureConfig
+
+    if not args.history or not args.mapping:
+        raise ScoringError("--format needs --history FILE [FILE ...] and --mapping")
+    mapping = load_mapping(args.mapping)
+    rows = [r for r in read_history(args.history, args.format, mapping) if isinstance(r, HistoryRow)]
+    if not rows:
+        raise ScoringError("the history holds no usable records")
+    middle = sorted(r.opened_at for r in rows)[len(rows) // 2]
+    offset = ZoneInfo(mapping.timezone).utcoffset(middle.replace(tzinfo=None))
+    config = FeatureConfig(radius_m=args.radius_m, utc_offset_h=offset.total_seconds() / 3600 if offset else 0.0)
+    with _threads(args.threads):
+        selection = fit_from_history(rows, _categories(settings), config)
+    card = _store(settings).save(selection, config, notes=f"fitted on city history {mapping.name}")
+    print(f"scorer {card.version} ({card.kind}) saved as a candidate to {settings.paths.scorers / card.version}")
+    print(selection.reason)
+    print(f"make it production: cityeye scoring promote {card.version}")
+    return 0
+
+
 def cmd_fit(args: argparse.Namespace, settings: Settings) -> int:
     import numpy as np
 
+    if args.format:
+        return _fit_city(args, settings)
     if args.db:
         from cases.scoring.lifecycle import refit_store, rescore_open
 
@@ -297,6 +326,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--no-promote", action="store_true", help="with --db: keep the new scorer a candidate")
     fit.add_argument("--radius-m", type=float, default=50.0, help="radius of the location-history features")
     fit.add_argument("--min-verdicts", type=int, default=300, help="verdicts needed before trying the learned model")
+    fit.add_argument(
+        "--format", choices=("boston311", "chicago311", "open311", "csv"), help="--history is city records"
+    )
+    fit.add_argument("--mapping", help="with --format: mapping YAML or a shipped mapping's name")
     fit.set_defaults(func=cmd_fit)
 
     ev = s.add_parser("evaluate", help="time-ordered evaluation of scorer and forecast")

@@ -85,8 +85,7 @@ def test_evaluate_history_fits_before_and_measures_after(tmp_path: Path) -> None
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_scoring_evaluate_on_city_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    f = tmp_path / "city.csv"
+def city_csv(f: Path) -> Path:
     lines = ["工单编号,问题类型,受理时间,结案时间,处理结果,纬度,经度,来源,街道"]
     names = {"garbage": "暴露垃圾", "billboard_hazard": "广告牌匾", "other": "噪音扰民"}
     for r in synthetic():
@@ -96,6 +95,11 @@ def test_scoring_evaluate_on_city_records(tmp_path: Path, capsys: pytest.Capture
         lines.append(f"{r.source_id},{names[r.category or 'other']},{r.opened_at:%Y-%m-%d %H:%M},{closed},{verdict},"
                      f"{r.lat},{r.lon},{src},x")  # fmt: skip
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return f
+
+
+def test_scoring_evaluate_on_city_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = city_csv(tmp_path / "city.csv")
     png = tmp_path / "rel.png"
     args = ["--data-dir", str(tmp_path / "d"), "scoring", "evaluate", "--history", str(f), "--format", "csv"]
     assert main([*args, "--mapping", "csv-example", "--split-at", "2011-09-10", "--plot", str(png)]) == 0
@@ -103,3 +107,40 @@ def test_scoring_evaluate_on_city_records(tmp_path: Path, capsys: pytest.Capture
     assert "measured on" in out and f"reliability plot: {png}" in out and png.is_file()
     assert main([*args, "--mapping", "csv-example"]) == 1
     assert "--split-at" in capsys.readouterr().err
+
+
+def test_scoring_fit_on_city_records_makes_a_candidate_that_passes_the_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = city_csv(tmp_path / "city.csv")
+    data = ["--data-dir", str(tmp_path / "d")]
+    fit = [
+        *data,
+        "scoring",
+        "fit",
+        "--history",
+        str(f),
+        "--format",
+        "csv",
+        "--mapping",
+        "csv-example",
+        "--threads",
+        "1",
+    ]
+    assert main(fit) == 0
+    out = capsys.readouterr().out
+    assert "saved as a candidate" in out and "learned on city history" in out
+    version = out.split("scoring promote ")[1].split()[0]
+    assert main([*data, "scoring", "list"]) == 0
+    assert "candidate" in capsys.readouterr().out
+    assert main([*data, "scoring", "promote", version]) == 0  # the registry's gate: it loads with the code's features
+    assert "promoted to production" in capsys.readouterr().out
+
+
+def test_scoring_fit_refuses_a_history_it_cannot_learn_from(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "few.csv"
+    head = "工单编号,问题类型,受理时间,结案时间,处理结果,纬度,经度,来源,街道\n"
+    f.write_text(head + "A1,暴露垃圾,2024-05-01 08:30,2024-05-01 12:00,属实,31.2,121.4,网格员,x\n", encoding="utf-8")
+    args = ["--data-dir", str(tmp_path / "d"), "scoring", "fit", "--history", str(f), "--format", "csv"]
+    assert main([*args, "--mapping", "csv-example"]) == 1
+    assert "need 300" in capsys.readouterr().err
