@@ -2,6 +2,11 @@
 query parameter) turned into an `Actor`. Mutating routes need one (`ActorDep`); read routes need one unless
 `auth.open_read` says otherwise (`ReaderDep`). Role checks happen in the case service, for every caller.
 A reporting app's key (role `reporter`) is refused everywhere but Open311 (and `GET /me`): it can only report.
+
+Failed authentications go through the failure limiter (`api.limits`): counted per presented key prefix when
+that prefix is a known key's, per client IP otherwise; a bucket over `ops.auth_failures_per_min` gets 429
+instead of 401 for its further failures (citizen paths count per IP in buckets of their own). A valid key is
+never refused.
 """
 
 from __future__ import annotations
@@ -10,12 +15,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api import metrics
 from api.deps import ServicesDep, SettingsDep
+from api.limits import FailureWindow
+from api.middleware import CITIZEN_PATHS
 from cases.auth import ApiKeys
 from cases.errors import AuthError, PermissionDenied
 from cases.lifecycle import Actor, Role
+from models.errors import RateLimited
 
 REPORTER_PATHS = ("/open311/", "/me")  # all that a reporting app's key may use
+
+
+class TooManyFailures(RateLimited):
+    """A bucket (key prefix or client IP) failed authentication too often within a minute."""
 
 
 def get_api_keys(services: ServicesDep) -> ApiKeys:
@@ -41,23 +54,53 @@ def _only_reports(actor: Actor, request: Request) -> Actor:
     return actor
 
 
+def _failed(request: Request, keys: ApiKeys, token: str | None, error: AuthError) -> AuthError | TooManyFailures:
+    """Count the failure against its bucket; the error to raise (429 once the bucket is over its limit)."""
+    limiter: FailureWindow = request.app.state.auth_failures
+    prefix = keys.known_prefix(token) if token else None
+    client = request.client.host if request.client else "unknown"
+    # citizen traffic (Open311, the public status pages) fails in buckets of its own, as in the middleware
+    ip_bucket = f"citizen:{client}" if request.url.path.startswith(CITIZEN_PATHS) else f"ip:{client}"
+    bucket, who = (f"key:{prefix}", f"key {prefix}") if prefix else (ip_bucket, client)
+    wait = limiter.retry_after(bucket)
+    if wait:
+        metrics.HTTP_REJECTED.labels(reason="auth_rate").inc()
+        return TooManyFailures(
+            f"too many failed authentications from {who}: {limiter.limit} per minute; retry in {wait:.0f} s ({error})",
+            retry_after=wait,
+        )
+    limiter.hit(bucket)
+    return error
+
+
+def _authenticate(request: Request, keys: ApiKeys, required: str | None) -> Actor | None:
+    """The actor of the request's key; None when it has none and `required` is None (else `required` is the 401)."""
+    token: str | None = None
+    try:
+        token = _token(request)
+        if token is None:
+            if required is None:
+                return None
+            raise AuthError(required)
+        return _only_reports(keys.authenticate(token), request)
+    except AuthError as exc:
+        raise _failed(request, keys, token, exc) from None
+
+
 def get_actor(request: Request, keys: KeysDep) -> Actor:
     """The caller's actor; 401 without a valid key."""
-    token = _token(request)
-    if token is None:
-        raise AuthError("this route needs an API key (Authorization: Bearer <key> or X-API-Key)")
-    return _only_reports(keys.authenticate(token), request)
+    actor = _authenticate(request, keys, "this route needs an API key (Authorization: Bearer <key> or X-API-Key)")
+    assert actor is not None
+    return actor
 
 
 def get_reader(request: Request, keys: KeysDep, settings: SettingsDep) -> Actor | None:
-    """The caller's actor, or None where reads are open (`auth.open_read`, or null and no key exists yet)."""
-    token = _token(request)
-    if token is not None:
-        return _only_reports(keys.authenticate(token), request)  # a key that is given must be valid, open or not
+    """The caller's actor, or None where reads are open (`auth.open_read: true`, or null and no key was ever
+    created: revoking or expiring every key does not open them again)."""
     open_read = settings.auth.open_read
-    if open_read or (open_read is None and not keys.any_active()):
-        return None
-    raise AuthError("reading cases needs an API key (Authorization: Bearer <key> or X-API-Key)")
+    if open_read or (open_read is None and not keys.any_ever()):
+        return _authenticate(request, keys, None)  # a key that is given must be valid, open or not
+    return _authenticate(request, keys, "reading cases needs an API key (Authorization: Bearer <key> or X-API-Key)")
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

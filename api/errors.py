@@ -6,8 +6,8 @@ kind's status. An error of no kind is a fault of the server: it is not handled h
 the routes make raise the `ApiError`s below.
 
 Special bodies and headers: `InvalidParameter` (e.g. `cases.errors.InvalidFilter`) is shaped like FastAPI's own
-validation errors, so clients handle one format; `Unauthenticated` carries `WWW-Authenticate: Bearer`; a
-`VersionConflict` carries the case's current version as its `ETag`.
+validation errors, so clients handle one format; `Unauthenticated` carries `WWW-Authenticate: Bearer`;
+`RateLimited` a `Retry-After`; a `VersionConflict` carries the case's current version as its `ETag`.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from models.errors import (
     Malformed,
     NotFound,
     PreconditionRequired,
+    RateLimited,
     TooLarge,
     Unauthenticated,
     Unavailable,
@@ -53,6 +54,7 @@ STATUS: dict[type[CityeyeError], int] = {
     PreconditionRequired: status.HTTP_428_PRECONDITION_REQUIRED,
     Unauthenticated: status.HTTP_401_UNAUTHORIZED,
     Forbidden: status.HTTP_403_FORBIDDEN,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 assert set(STATUS) == set(KINDS), "every error kind has its HTTP status"
@@ -88,6 +90,8 @@ def error_response(exc: CityeyeError) -> JSONResponse:
     headers: dict[str, str] | None = None
     if isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
+    elif isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(max(math.ceil(exc.retry_after), 1))}
     elif isinstance(exc, VersionConflict) and exc.actual is not None:
         headers = {"ETag": f'"{exc.actual}"'}
     if isinstance(exc, InvalidParameter):

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from api.deps import ApiConfig, Services
 from api.errors import add_error_handlers
+from api.limits import failure_window
 from api.middleware import OpsMiddleware
 from api.routes import (
     cameras,
@@ -86,6 +87,9 @@ def create_app(
     )
     app.state.settings = config
     app.state.citizen_limits = open311_post.CitizenLimits(config.open311)
+    app.state.auth_failures = failure_window(
+        config.ops.auth_failures_per_min, config.redis_url, config.ops.outbound_timeout_s
+    )
     app.add_middleware(OpsMiddleware, settings=config.ops)
     for module in ROUTERS:
         app.include_router(module.router)

@@ -4,8 +4,8 @@ For every HTTP request, in this order:
 
 1. **request id**: the client's `X-Request-ID` (if it is a short token) or a new one; in every log line written
    while the request runs (`models.logs`) and in the response's `X-Request-ID` header.
-2. **auth-failure rate limit**: a client IP that got `ops.auth_failures_per_min` 401s within a minute is
-   answered 429 (with `Retry-After`) until the oldest failure leaves the window. Probes are never limited.
+2. (the auth-failure limit is not here: it needs to know whether the key is valid, so `api.auth` applies it,
+   see `api.limits`; a valid key is never refused)
 3. **upload rate limit**: at most `ops.uploads_per_min` uploads (POST/PUT/PATCH with a multipart, octet-stream,
    zip, image or video body) per client IP and minute; 429 above.
 4. **body size limit**: `Content-Length` above the limit is answered 413 before the body is read; a body sent
@@ -18,7 +18,7 @@ Citizen traffic (`/open311/`, the public status pages under `/console/report/`) 
 (keys `citizen:<ip>`), so a flood of citizen reports or bad app keys from an address never limits the inspectors'
 and operators' API from that address; the Open311 routes add their per-app and per-IP limits (`open311.*`).
 
-Counters are per API process (in memory); several processes behind a balancer each apply the limits.
+The upload counters are per API process (in memory); several processes behind a balancer each apply them.
 """
 
 from __future__ import annotations
@@ -110,7 +110,6 @@ class OpsMiddleware:
     def __init__(self, app: ASGIApp, settings: OpsSettings):
         self.app = app
         self.settings = settings
-        self.auth_failures = SlidingWindow(settings.auth_failures_per_min)
         self.uploads = SlidingWindow(settings.uploads_per_min)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -163,15 +162,7 @@ class OpsMiddleware:
             upload = is_upload(scope)
             limit = self.settings.max_upload_mb * 1024 * 1024 if upload else self.settings.max_body_kb * 1024
             declared = _header(scope, b"content-length")
-            if path not in PROBES and (wait := self.auth_failures.retry_after(bucket)):
-                await refuse(
-                    429,
-                    f"too many failed authentications from {client}: "
-                    f"{self.settings.auth_failures_per_min} per minute; retry in {wait:.0f} s",
-                    "auth_rate",
-                    {"Retry-After": str(max(int(wait + 0.999), 1))},
-                )
-            elif upload and (wait := self.uploads.retry_after(bucket)):
+            if upload and (wait := self.uploads.retry_after(bucket)):
                 await refuse(
                     429,
                     f"too many uploads from {client}: {self.settings.uploads_per_min} per minute; "
@@ -203,7 +194,6 @@ class OpsMiddleware:
         finally:
             if status_code == 401:
                 metrics.AUTH_FAILURES.inc()
-                self.auth_failures.hit(bucket)
             route = scope.get("route")
             template = getattr(route, "path", None) or ("(probe)" if path in PROBES else "(unmatched)")
             elapsed = time.perf_counter() - start

@@ -3,10 +3,11 @@ Assembled into the service's settings by `cityeye/config.py`."""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from models.config import StrictModel
 
@@ -15,6 +16,23 @@ class ApiSettings(StrictModel):
     host: str = Field(default="127.0.0.1", description="bind address of `cityeye serve`")
     port: int = Field(default=8000, ge=1, le=65535)
     page_size_max: int = Field(default=500, ge=1, le=10_000, description="largest page GET /cases returns")
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="reverse proxies (IP addresses or CIDR networks, e.g. 10.0.0.5) whose X-Forwarded-For and "
+        "X-Forwarded-Proto `cityeye serve` trusts for the client address; empty (default): none is trusted and "
+        "the client is the TCP peer (set it to the proxy's address when one sits in front, see docs/operations.md)",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"forwarded_allow_ips: {item[:80]!r} is not an IP address or network") from None
+        return [item.strip() for item in value]
 
 
 class OpsSettings(StrictModel):
@@ -38,7 +56,12 @@ class OpsSettings(StrictModel):
         description="largest upload body in MiB (multipart, octet-stream, zip, image, video); larger → 413",
     )
     auth_failures_per_min: int = Field(
-        default=20, ge=1, le=100_000, description="a client IP with this many 401s within a minute gets 429"
+        default=20,
+        ge=1,
+        le=100_000,
+        description="failed authentications per minute, counted per presented key prefix (a known key's) or else "
+        "per client IP; further failures get 429, a valid key always passes (shared through Redis when redis_url "
+        "is set)",
     )
     uploads_per_min: int = Field(default=60, ge=1, le=100_000, description="uploads per client IP per minute")
     outbound_timeout_s: float = Field(

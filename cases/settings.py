@@ -55,7 +55,8 @@ class AuthSettings(StrictModel):
     open_read: bool | None = Field(
         default=None,
         description="true: reads need no API key; false: they do; null (default): they do once the first key "
-        "exists (a fresh install can be browsed, `cityeye keys create` closes it)",
+        "has been created (a fresh install can be browsed, `cityeye keys create` closes it; revoking or expiring "
+        "every key does not open it again)",
     )
 
 

@@ -18,6 +18,7 @@ CityeyeError
 ├── PreconditionRequired  a required precondition (e.g. the version read) is missing       (HTTP 428)
 ├── Unauthenticated       no credentials, or unknown or revoked ones                       (HTTP 401)
 ├── Forbidden             the caller may not do this                                       (HTTP 403)
+├── RateLimited           too many attempts; `retry_after` says when to try again          (HTTP 429)
 ├── Unavailable           something the request needs is missing, corrupt or down          (HTTP 503)
 └── ModelsError           the models package (configuration, model registry, legacy checkpoints)
     ├── ConfigError              a configuration file or value is invalid (no kind: found at start; a ValueError)
@@ -84,6 +85,14 @@ class Forbidden(CityeyeError):
     """The caller is known but may not do this."""
 
 
+class RateLimited(CityeyeError):
+    """Too many attempts (failed authentications, say); `retry_after` is the seconds to wait."""
+
+    def __init__(self, message: str, retry_after: float):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class Unavailable(CityeyeError):
     """Something the request needs (a stored file, a service) is missing, corrupt or down; retrying later may help."""
 
@@ -98,6 +107,7 @@ KINDS: tuple[type[CityeyeError], ...] = (
     PreconditionRequired,
     Unauthenticated,
     Forbidden,
+    RateLimited,
     Unavailable,
 )
 

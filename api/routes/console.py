@@ -135,7 +135,7 @@ def console_config(request: Request, settings: SettingsDep, keys: KeysDep) -> Co
         center=settings.console.center,
         districts=request.app.state.districts,
         page_size_max=settings.api.page_size_max,
-        reads_need_key=not open_read if (open_read := settings.auth.open_read) is not None else keys.any_active(),
+        reads_need_key=not open_read if (open_read := settings.auth.open_read) is not None else keys.any_ever(),
         features={name: path in paths for name, path in OPTIONAL_APIS.items()},
         model_promotion=any(p.startswith("/models/") and p.endswith("/promote") for p in paths),
     )

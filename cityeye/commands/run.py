@@ -111,6 +111,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.ops.log_level.lower(),
         log_config=None,
         access_log=False,
+        # X-Forwarded-For only from the configured proxies (uvicorn's own default trusts 127.0.0.1, so a client
+        # on the host could forge its address past the limits)
+        proxy_headers=bool(settings.api.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.api.forwarded_allow_ips),
     )
     return 0
 

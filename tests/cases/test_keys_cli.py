@@ -50,3 +50,47 @@ def test_keys_create_refuses_unknown_roles(tmp_path: Path, capsys: pytest.Captur
     with pytest.raises(SystemExit):
         main(["--data-dir", str(tmp_path), "keys", "create", "--role", "mayor", "--name", "x"])
     assert "invalid choice: 'mayor'" in capsys.readouterr().err
+
+
+def test_keys_create_days_sets_an_expiry_that_list_shows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(tmp_path / "data")
+    assert main(["--data-dir", data, "keys", "create", "--role", "inspector", "--name", "temp", "--days", "7"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("key 'temp': role inspector, all districts, expires ") and out[0].endswith(" UTC")
+    assert main(["--data-dir", data, "keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "expires" in listing.splitlines()[0] and out[0].split("expires ")[1][:10] in listing
+    assert "(expired)" not in listing
+    for bad in ("0", "3651", "-1"):
+        assert main(["--data-dir", data, "keys", "create", "--role", "inspector", "--name", "x", "--days", bad]) == 1
+        assert "key lifetime" in capsys.readouterr().err
+
+    engine = make_engine(Settings(data_dir=Path(data)))
+    try:  # a key whose time ran out: 401 with the reason, and `keys list` says so
+        from sqlalchemy import update
+
+        from cases.orm import ApiKey, utcnow
+
+        with session_factory(engine)() as session:
+            session.execute(update(ApiKey).where(ApiKey.name == "temp").values(expires_at=utcnow()))
+            session.commit()
+        with pytest.raises(AuthError, match=r"API key 'temp' expired at .*ask an admin for a new one"):
+            ApiKeys(session_factory(engine)).authenticate(out[1])
+    finally:
+        engine.dispose()
+    assert main(["--data-dir", data, "keys", "list"]) == 0
+    assert "(expired)" in capsys.readouterr().out
+
+
+def test_revoking_the_last_admin_key_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(tmp_path / "data")
+    for name, role in (("root", "admin"), ("root2", "admin"), ("ops", "dispatcher")):
+        assert main(["--data-dir", data, "keys", "create", "--role", role, "--name", name]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", data, "keys", "revoke", "root"]) == 0
+    assert "warning" not in capsys.readouterr().err  # root2 is still there
+    assert main(["--data-dir", data, "keys", "revoke", "ops"]) == 0
+    assert "warning" not in capsys.readouterr().err  # not an admin key
+    assert main(["--data-dir", data, "keys", "revoke", "root2"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: that was the last active admin key") and "reads stay closed" in err

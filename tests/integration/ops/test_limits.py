@@ -1,4 +1,5 @@
-"""Limits: request body size (413), auth-failure and upload rate limits per client IP (429), outbound timeouts."""
+"""Limits: request body size (413), auth-failure limits (per key prefix or client IP, a valid key always passes)
+and upload rate limits per client IP (429), outbound timeouts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from api.middleware import SlidingWindow
 from cases.lifecycle import Role
 from cases.orm import AuditEntry
-from cityeye.config import AuthSettings, Settings
+from cityeye.config import AuthSettings, OpsSettings, Settings
 from tests.cases.factories import make_event
 from tests.integration.ops.conftest import AppFactory
 
@@ -58,7 +59,7 @@ def test_uploads_have_their_own_larger_limit(make_client: AppFactory) -> None:
         assert r.json()["detail"] == "upload too large: the limit is 1048576 bytes (ops.max_upload_mb)"
 
 
-def test_auth_failures_are_rate_limited_per_client_ip(make_client: AppFactory) -> None:
+def test_unknown_keys_are_limited_per_client_ip_and_a_valid_key_always_passes(make_client: AppFactory) -> None:
     with make_client(auth_failures_per_min=3) as client:
         good = {"X-API-Key": client.app.state.services.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
         for guess in range(3):
@@ -68,9 +69,56 @@ def test_auth_failures_are_rate_limited_per_client_ip(make_client: AppFactory) -
         assert r.status_code == 429
         assert r.json()["detail"].startswith("too many failed authentications from testclient: 3 per minute")
         assert 1 <= int(r.headers["retry-after"]) <= 60
-        assert client.get("/cases", headers=good).status_code == 429  # the whole client waits
+        assert client.get("/cases").status_code == 429  # no key at all: the same client-IP bucket
+        assert client.get("/cases", headers={"Authorization": "Basic x"}).status_code == 429  # malformed: same
+        # the office behind that IP keeps working: a valid key is never refused
+        assert [client.get("/cases", headers=good).status_code for _ in range(5)] == [200] * 5
         assert client.get("/health").status_code == 200  # probes are never limited
-        assert client.get("/ready").status_code == 200
+
+
+def test_wrong_secrets_for_a_known_prefix_count_against_that_key_not_its_ip(make_client: AppFactory) -> None:
+    with make_client(auth_failures_per_min=3) as client:
+        keys = client.app.state.services.api_keys  # type: ignore[attr-defined]
+        token = keys.create("alice", Role.DISPATCHER).token
+        prefix = token.split("_")[1]
+        forged = {"X-API-Key": f"ce_{prefix}_wrong-secret"}
+        assert [client.get("/cases", headers=forged).status_code for _ in range(4)] == [401, 401, 401, 429]
+        r = client.get("/cases", headers=forged)
+        assert r.json()["detail"].startswith(f"too many failed authentications from key {prefix}: 3 per minute")
+        assert client.get("/cases", headers={"X-API-Key": token}).status_code == 200  # the key itself still works
+        assert client.get("/cases", headers={"X-API-Key": "ce_zzzzzzzz_other"}).status_code == 401  # IP bucket free
+        keys.revoke("alice")  # a revoked key's failures count against its prefix too
+        assert client.get("/cases", headers={"X-API-Key": token}).status_code == 429
+
+
+def test_the_failure_counts_are_shared_through_redis(tmp_path: Path, redis_url: str) -> None:
+    import redis
+
+    from tests.api.conftest import TestClient, build_app
+
+    def settings(name: str) -> Settings:
+        return Settings(
+            data_dir=tmp_path / name,
+            redis_url=redis_url,
+            auth=AuthSettings(open_read=False),
+            ops=OpsSettings(auth_failures_per_min=3),
+        )
+
+    store = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        with TestClient(build_app(settings("a"))) as a, TestClient(build_app(settings("b"))) as b:
+            good = {"X-API-Key": b.app.state.services.api_keys.create("root", Role.ADMIN).token}  # type: ignore[attr-defined]
+            assert [a.get("/cases", headers={"X-API-Key": f"ce_abcdefgh_{n}"}).status_code for n in range(3)] == [
+                401
+            ] * 3
+            assert store.exists("cityeye:auth-failures:ip:testclient")
+            r = b.get("/cases", headers={"X-API-Key": "ce_abcdefgh_x"})  # another API process, the same counts
+            assert r.status_code == 429 and "from testclient" in r.json()["detail"]
+            assert b.get("/cases", headers=good).status_code == 200
+    finally:
+        for name in store.scan_iter("cityeye:auth-failures:*"):
+            store.delete(name)
+        store.close()
 
 
 def test_uploads_are_rate_limited_per_client_ip(make_client: AppFactory) -> None:
