@@ -94,7 +94,7 @@ def test_reads_are_open_until_the_first_key_exists_by_default(tmp_path: Path) ->
         store.revoke("alice")
         r = client.get("/cases", headers={"X-API-Key": new.token})
         assert r.status_code == 401 and "'alice' was revoked" in r.json()["detail"]
-        assert client.get("/cases").status_code == 200  # no active key left
+        assert client.get("/cases").status_code == 401  # no active key left, but reads stay closed
 
 
 def test_keys_are_stored_hashed_and_shown_once(client: TestClient) -> None:

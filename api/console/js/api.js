@@ -8,6 +8,15 @@ export class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
 
+// Called with the server's message on every 401 (a revoked or expired key): the shell stops the page's polling
+// and returns to the login page, so a stale tab does not keep failing (and count against the failure limit).
+let unauthorized = null;
+export function onUnauthorized(handler) { unauthorized = handler; }
+function failed(status, message) {
+  if (status === 401 && unauthorized) unauthorized(message);
+  return new ApiError(status, message);
+}
+
 function detailText(detail) {
   if (typeof detail === 'string') return detail;
   if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).slice(1).join('.')}: ${d.msg}`).join('; ');
@@ -28,7 +37,7 @@ async function check(response) {
     const body = await response.json();
     if (body && body.detail !== undefined) message = detailText(body.detail);
   } catch (_) { /* not JSON */ }
-  throw new ApiError(response.status, message);
+  throw failed(response.status, message);
 }
 
 // GET or POST JSON; `body` is sent as JSON. Resolves to the parsed JSON body.
@@ -57,7 +66,7 @@ export function upload(path, formData, onProgress) {
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
       if (xhr.status >= 200 && xhr.status < 300) { onProgress(1); resolve(body); }
-      else reject(new ApiError(xhr.status, body && body.detail !== undefined ? detailText(body.detail) : xhr.statusText));
+      else reject(failed(xhr.status, body && body.detail !== undefined ? detailText(body.detail) : xhr.statusText));
     };
     xhr.onerror = () => reject(new ApiError(0, 'network error'));
     xhr.send(formData);

@@ -1,5 +1,5 @@
 // The console shell: login, navigation (hash routes), language switch. Pages live in their own modules.
-import { api, ApiError, getKey, setKey } from './api.js';
+import { api, ApiError, getKey, onUnauthorized, setKey } from './api.js';
 import { clear, h, toast } from './dom.js';
 import { lang, onLangChange, roleName, setCategories, setLang, t } from './i18n.js';
 import { state } from './state.js';
@@ -108,6 +108,7 @@ async function route() {
 }
 
 function logout(message) {
+  if (cleanup) { cleanup(); cleanup = null; } // the page's polling stops with the session
   setKey(null);
   state.me = null;
   renderTopbar();
@@ -122,6 +123,7 @@ async function start() {
     else { state.me = null; renderTopbar(); renderLogin(); }
   });
   onLangChange(() => route());
+  onUnauthorized((message) => { if (state.me) logout(message); }); // a key revoked or expired while in use
   window.addEventListener('hashchange', route);
   state.config = await api('/console/config');
   if (!getKey() && state.config.reads_need_key) { renderTopbar(); renderLogin(); return; }

@@ -3,12 +3,16 @@ the queue, open a case, dispatch it, see the status change; bulk actions; roles;
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.console.conftest import Server
+from tests.servers import REPO, cityeye_env
 
 pytest.importorskip("selenium")
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
@@ -360,3 +364,31 @@ def test_survey_upload_progress_and_findings_on_the_map(
     label.find_element(By.TAG_NAME, "input").click()
     wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "path.finding-marker")) == len(findings))
     shot(browser, screenshots, "14-map-survey-findings")
+
+
+def test_a_revoked_key_stops_the_polling_and_returns_to_the_login_page(browser: Driver, server: Server) -> None:
+    def keys(*args: str) -> str:
+        cli = [sys.executable, "-m", "cityeye.cli", "--config", str(server.city.config_file), "keys", *args]
+        done = subprocess.run(cli, env=cityeye_env(server.data_dir), cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    token = keys("create", "--role", "dispatcher", "--name", "stale-tab").splitlines()[1]
+    browser.get(f"{server.url}/console/#/map")
+    browser.execute_script("sessionStorage.clear(); localStorage.setItem('cityeye.lang', 'en');")
+    browser.refresh()
+    visible(browser, "#login-key").send_keys(token)
+    browser.find_element(By.ID, "login-submit").click()
+    wait(browser, lambda d: d.find_element(By.ID, "whoami").get_attribute("data-role") == "dispatcher")
+    go(browser, server, "#/cameras")  # this page polls every 5 s
+    css(browser, "tr.camera-row[data-camera='cam-1']")
+    keys("revoke", "stale-tab")
+    # the next poll gets 401: the console goes back to the login page with the server's reason
+    error = visible(browser, "#login-error")
+    wait(browser, lambda d: "revoked" in d.find_element(By.ID, "login-error").text, timeout=15)
+    assert "stale-tab" in error.text
+    assert browser.execute_script("return sessionStorage.getItem('cityeye.key');") is None
+    log = server.data_dir / "serve.log"
+    seen = len(log.read_bytes())
+    time.sleep(11)  # two more polling periods: nothing more is asked
+    assert " /cameras" not in log.read_bytes()[seen:].decode("utf-8", "replace")
