@@ -11,12 +11,12 @@ never refused.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from api import metrics
-from api.deps import ServicesDep, SettingsDep
+from api.deps import ApiConfig, ServicesDep, SettingsDep
 from api.limits import FailureWindow
 from api.middleware import CITIZEN_PATHS
 from cases.auth import ApiKeys
@@ -101,6 +101,31 @@ def get_reader(request: Request, keys: KeysDep, settings: SettingsDep) -> Actor 
     if open_read or (open_read is None and not keys.any_ever()):
         return _authenticate(request, keys, None)  # a key that is given must be valid, open or not
     return _authenticate(request, keys, "reading cases needs an API key (Authorization: Bearer <key> or X-API-Key)")
+
+
+PUBLIC_WHAT = {"metrics": "GET /metrics", "ready": "GET /ready", "docs": "the OpenAPI document"}
+
+
+def unless_public(name: str, request: Request, keys: ApiKeys, settings: ApiConfig) -> None:
+    """The operations routes (`metrics`, `ready`, `docs`): open until the first key is created or when
+    `ops.public` lists them; from then on any valid key (of any role) may read them."""
+    if name in settings.ops.public or not keys.any_ever():
+        return
+    _authenticate(
+        request,
+        keys,
+        f"{PUBLIC_WHAT[name]} needs an API key once keys exist (Authorization: Bearer <key> or X-API-Key; "
+        f"or list {name!r} in ops.public)",
+    )
+
+
+def public_or_key(name: str) -> Any:
+    """A route dependency: `unless_public(name, ...)`."""
+
+    def check(request: Request, keys: KeysDep, settings: SettingsDep) -> None:
+        unless_public(name, request, keys, settings)
+
+    return Depends(check)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

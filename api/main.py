@@ -22,6 +22,7 @@ from api.routes import (
     cameras,
     cases,
     console,
+    docs,
     feedback,
     forecast,
     handled,
@@ -84,6 +85,9 @@ def create_app(
         version=version or _distribution_version(),
         summary="City-management cases found by street cameras and drone surveys",
         lifespan=lifespan,
+        openapi_url=None,  # served by api.routes.docs: behind a key once keys exist, pages from vendored files
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = config
     app.state.citizen_limits = open311_post.CitizenLimits(config.open311)
@@ -93,6 +97,8 @@ def create_app(
     app.add_middleware(OpsMiddleware, settings=config.ops)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(docs.router)
+    app.mount("/docs/assets", docs.DocsFiles(config), name="docs-assets")
     if config.console.enabled:
         app.state.districts = console.load_districts(config)  # a bad districts file fails here, at start
         app.include_router(console.router)

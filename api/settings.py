@@ -43,6 +43,12 @@ class OpsSettings(StrictModel):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     metrics: bool = Field(default=True, description="serve Prometheus metrics at GET /metrics")
+    public: list[Literal["metrics", "ready", "docs"]] = Field(
+        default_factory=list,
+        description="operations routes open without a key once keys exist: metrics (GET /metrics), ready "
+        "(GET /ready), docs (GET /openapi.json, which /docs and /redoc show); default: none (any valid key reads "
+        "them; /health is always open)",
+    )
     ready_model: bool = Field(
         default=True, description="GET /ready also checks that detector.model resolves to a weights file"
     )

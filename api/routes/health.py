@@ -1,4 +1,8 @@
-"""Probes and metrics: `/health` (liveness), `/ready` (readiness: database, Redis, model), `/metrics`."""
+"""Probes and metrics: `/health` (liveness, always open), `/ready` (readiness: database, Redis, model), `/metrics`.
+
+`/ready` and `/metrics` tell which model, queues and case counts run here: they need a key once any key exists,
+unless `ops.public` lists them (e.g. a Kubernetes readiness probe or a Prometheus without credentials).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api import metrics
+from api.auth import public_or_key
 from api.deps import ApiConfig, DetectorsDep, ServiceDep, SettingsDep
 from api.schemas import Health
 from cases.metrics import refresh_store_gauges
@@ -77,7 +82,9 @@ def _check_model(settings: ApiConfig, detectors: Registry) -> Check:
     return Check(ok=True, detail=f"{version}: {state}")
 
 
-@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}})
+@router.get(
+    "/ready", response_model=Ready, responses={503: {"model": Ready}}, dependencies=[public_or_key("ready")]
+)
 def ready(
     service: ServiceDep, settings: SettingsDep, detectors: DetectorsDep, request: Request, response: Response
 ) -> Ready:
@@ -102,6 +109,7 @@ def ready(
 
 @router.get(
     "/metrics",
+    dependencies=[public_or_key("metrics")],
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )

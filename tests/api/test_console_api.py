@@ -138,6 +138,24 @@ def test_console_is_served_by_the_api(client: TestClient) -> None:
     assert client.get("/console/vendor/leaflet/images/marker-icon.png").headers["content-type"] == "image/png"
 
 
+def test_api_docs_pages_load_only_files_of_this_server_under_the_console_csp(client: TestClient) -> None:
+    import re
+
+    for page, script in (("/docs", "swagger-ui/swagger-ui-bundle.js"), ("/redoc", "redoc/redoc.standalone.js")):
+        r = client.get(page)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert r.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self';")
+        refs = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+        assert refs and all(ref.startswith("/docs/assets/") or ref == "data:," for ref in refs), refs  # no CDN
+        assert "<script>" not in r.text  # nothing inline: the policy allows only files
+        assert f"/docs/assets/vendor/{script}" in refs
+        for ref in refs:
+            if ref.startswith("/"):
+                asset = client.get(ref)
+                assert asset.status_code == 200 and "content-security-policy" in asset.headers, ref
+    assert client.get("/docs/assets/vendor/swagger-ui/VERSION").text == "swagger-ui-dist 5.35.0\n"
+
+
 def test_console_can_be_turned_off(tmp_path: Path) -> None:
     with TestClient(build_app(Settings(data_dir=tmp_path, console=ConsoleSettings(enabled=False)))) as c:
         assert c.get("/console/").status_code == 404

@@ -7,6 +7,7 @@ import json
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -20,8 +21,8 @@ from tests.integration.ops.conftest import AppFactory
 from tests.servers import free_port
 
 
-def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:  # type: ignore[no-untyped-def]
-    r = client.get("/metrics")
+def scrape(client: Any, headers: dict[str, str] | None = None) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    r = client.get("/metrics", headers=headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -44,9 +45,9 @@ def test_metrics_report_cases_by_state_overdue_http_routes_and_webhooks(make_cli
         assert client.post(f"/cases/{ids[0]}/register", json={"version": 1}, headers=admin).status_code == 200
         assert client.get(f"/cases/{ids[1]}", headers=admin).status_code == 200
         assert client.get("/cases/999999", headers=admin).status_code == 404
-        assert scrape(client)[("cityeye_cases_overdue", ())] == 0
+        assert scrape(client, admin)[("cityeye_cases_overdue", ())] == 0
         clock.advance(hours=24 * 365)
-        m = scrape(client)
+        m = scrape(client, admin)
     assert m[("cityeye_cases", (("status", "detected"),))] == 2
     assert m[("cityeye_cases", (("status", "registered"),))] == 1
     assert m[("cityeye_cases", (("status", "closed"),))] == 0
@@ -99,6 +100,29 @@ def test_ready_checks_database_redis_and_model(make_client: AppFactory, redis_ur
         m = scrape(client)
         assert m[("cityeye_ready_check", (("check", "redis"),))] == 0
         assert m[("cityeye_ready_check", (("check", "database"),))] == 1
+
+
+def test_metrics_ready_and_the_openapi_document_need_a_key_once_keys_exist(make_client: AppFactory) -> None:
+    with make_client(ready_model=False) as client:
+        for path in ("/metrics", "/ready", "/openapi.json"):
+            assert client.get(path).status_code == 200, path  # a fresh install: no key exists yet
+        keys = client.app.state.services.api_keys  # type: ignore[attr-defined]
+        token = keys.create("scraper", Role.DATA_TEAM).token
+        for path, what in (("/metrics", "GET /metrics"), ("/ready", "GET /ready"), ("/openapi.json", "the OpenAPI")):
+            r = client.get(path)
+            assert r.status_code == 401 and r.json()["detail"].startswith(what), (path, r.text)
+            assert "needs an API key once keys exist" in r.json()["detail"]
+            assert client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 200, path
+            assert client.get(path, headers={"X-API-Key": "ce_abcdefgh_wrong"}).status_code == 401
+        keys.revoke("scraper")
+        assert client.get("/metrics").status_code == 401  # closed for good, as reads are
+        assert client.get("/health").status_code == 200  # liveness is always open
+        assert client.get("/docs").status_code == 200  # the pages are static shells; the document needs the key
+    with make_client(ready_model=False, public=["metrics", "ready", "docs"]) as client:
+        client.app.state.services.api_keys.create("root", Role.ADMIN)  # type: ignore[attr-defined]
+        for path in ("/metrics", "/ready", "/openapi.json"):
+            assert client.get(path).status_code == 200, path  # opened explicitly
+        assert client.get("/cases").status_code == 401  # reads are not
 
 
 def test_metrics_can_be_turned_off(make_client: AppFactory) -> None:
