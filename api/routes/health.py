@@ -82,9 +82,7 @@ def _check_model(settings: ApiConfig, detectors: Registry) -> Check:
     return Check(ok=True, detail=f"{version}: {state}")
 
 
-@router.get(
-    "/ready", response_model=Ready, responses={503: {"model": Ready}}, dependencies=[public_or_key("ready")]
-)
+@router.get("/ready", response_model=Ready, responses={503: {"model": Ready}}, dependencies=[public_or_key("ready")])
 def ready(
     service: ServiceDep, settings: SettingsDep, detectors: DetectorsDep, request: Request, response: Response
 ) -> Ready:
