@@ -73,6 +73,17 @@ def _failed(request: Request, keys: ApiKeys, token: str | None, error: AuthError
     return error
 
 
+def authenticate_token(request: Request, keys: ApiKeys, token: str | None, required: str) -> Actor:
+    """The actor of `token` (a route that reads the key from elsewhere, e.g. Open311's form field), through the
+    failure limiter: raises `AuthError` (401) or `TooManyFailures` (429)."""
+    try:
+        if not token:
+            raise AuthError(required)
+        return _only_reports(keys.authenticate(token), request)
+    except AuthError as exc:
+        raise _failed(request, keys, token, exc) from None
+
+
 def _authenticate(request: Request, keys: ApiKeys, required: str | None) -> Actor | None:
     """The actor of the request's key; None when it has none and `required` is None (else `required` is the 401)."""
     token: str | None = None

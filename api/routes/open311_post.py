@@ -21,6 +21,7 @@ error format; the staff API's limits are counted apart (api.middleware).
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import Response
 
-from api.auth import KeysDep, _token
+from api.auth import KeysDep, TooManyFailures, _token, authenticate_token
 from api.deps import ServiceDep
 from api.middleware import SlidingWindow
 from api.routes.open311 import Format, _error, _render
@@ -138,9 +139,12 @@ def post_request(
     """Create a service request: 201 with `service_request_id` (the case it opened or joined) and `token`."""
     try:  # the body's api_key (the spec's place) first, then the headers or the query string
         token = (api_key.strip() if api_key else None) or _token(request)
-        if not token:
-            raise AuthError("posting a service request needs an api_key (a reporting app's key)")
-        actor = keys.authenticate(token)
+        need = "posting a service request needs an api_key (a reporting app's key)"
+        actor = authenticate_token(request, keys, token, need)  # failures count in the citizen auth window
+    except TooManyFailures as exc:
+        response = _error(fmt, 429, str(exc))
+        response.headers["Retry-After"] = str(max(math.ceil(exc.retry_after), 1))
+        return response
     except AuthError as exc:
         return _error(fmt, 401, str(exc))
     if actor.role is not Role.REPORTER and actor.role not in REPORT_ROLES:
