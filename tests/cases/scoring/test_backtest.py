@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +19,8 @@ FIRST = date(2011, 1, 3)
 @dataclass(frozen=True)
 class Row:
     opened_at: datetime
-    lat: float | None
-    lon: float | None
+    lat: float
+    lon: float
     outcome: str | None = None
 
 
@@ -69,10 +70,10 @@ def test_pai_is_hit_rate_over_area_share():
         pai(0.5, 0.0)
 
 
-def _config(**kw) -> BacktestConfig:  # type: ignore[no-untyped-def]
+def _config(**kw: object) -> BacktestConfig:
     base = dict(start=FIRST + timedelta(days=420), end=FIRST + timedelta(days=420 + 8 * 7 - 1), cell_m=500.0,
                 top=0.05, refit_days=28, train_days=182)  # fmt: skip
-    return BacktestConfig(**{**base, **kw})
+    return BacktestConfig(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def test_a_row_after_an_origin_changes_nothing_at_or_before_it():
@@ -118,7 +119,7 @@ def test_bad_config_is_a_scoring_error():
         run_backtest(_city(days=30), _config(start=FIRST - timedelta(days=1)))
 
 
-def _chicago_csv(path, rows):  # type: ignore[no-untyped-def]
+def _chicago_csv(path: Path, rows: list[Row]) -> None:
     cols = ["Creation_Date", "Status", "Completion_Date", "Service_Request_Number", "Type_of_Service_Request",
             "What_is_the_Nature_of_this_Code_Violation", "Street_Address", "ZIP_Code", "X_Coordinate",
             "Y_Coordinate", "Ward", "Police_District", "Community_Area", "Latitude", "Longitude"]  # fmt: skip
