@@ -247,6 +247,10 @@ CONFIG: list[tuple[str, str, str]] = [
     ("webhook_localhost", "push:\n  webhooks:\n    - {url: 'https://localhost/hook', secret: 8f3a9c2e7b1d4f6a}\n",
      "is loopback; list it in security.allow_hosts"),
     ("log_format", "ops:\n  log_format: xml\n", "ops.log_format: Input should be 'text' or 'json'"),
+    ("forwarded_allow_ips_not_an_ip", "api:\n  forwarded_allow_ips: ['proxy.example']\n",
+     "forwarded_allow_ips: 'proxy.example' is not an IP address or network"),
+    ("ops_public_unknown_route", "ops:\n  public: [cases]\n",
+     "ops.public.0: Input should be 'metrics', 'ready' or 'docs'"),
 ]  # fmt: skip
 
 

@@ -126,8 +126,17 @@ def test_bad_environment_is_one_line_and_exit_1(
         (["datasets", "stats", "../../etc"], "dataset '../../etc' not found"),
         (["detect", "/etc/passwd"], "unsupported file type"),
         (["detect", "/nonexistent/x.jpg"], "no such file or directory"),
+        (["keys", "create", "--role", "admin", "--name", "x", "--days", "0"], "key lifetime 0 days: use 1-3650 days"),
+        (["keys", "create", "--role", "admin", "--name", "x", "--days", "99999"], "key lifetime 99999 days"),
     ],
-    ids=["dataset_name_traversal", "dataset_path_traversal", "detect_non_media", "detect_missing"],
+    ids=[
+        "dataset_name_traversal",
+        "dataset_path_traversal",
+        "detect_non_media",
+        "detect_missing",
+        "key_days_zero",
+        "key_days_huge",
+    ],
 )
 def test_bad_paths_and_names_on_the_command_line(
     argv: list[str], fragment: str, store, capsys: pytest.CaptureFixture[str]
