@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from inference.detections import Detections
-from inference.event import Event, EvidenceImage
-from inference.evidence import annotate, crop
+from inference.event import Event
+from inference.evidence import annotate
 from inference.frame import Frame
 from inference.streams.camera_geo import CameraGeo
 from inference.streams.config import CameraConfig
@@ -187,25 +187,23 @@ class CameraRules:
         frame, dets, i = tr.best_frame, tr.best_dets, tr.best_index
         categories = [self.taxonomy.category_of(str(n)) for n in dets.class_name]
         snapshot = annotate(frame.image, dets, categories, highlight=i)
-        box = dets.xyxy[i]
-        x1, y1, x2, y2 = (float(v) for v in box)
-        return Event(
+        # the raw frame goes with the evidence: it is what verdicts and corrections label
+        return Event.from_detection(
+            frame,
+            dets,
+            i,
             category=tr.category,
             class_name=tr.class_name,
-            source_id=self.camera.source_id,
+            model_version=model_version,
+            snapshot=snapshot,
             start=tr.first_seen,
             end=tr.last_seen,
-            bbox=(x1, y1, x2, y2),
-            confidence=min(1.0, max(0.0, tr.best_conf)),
+            confidence=tr.best_conf,
             mean_confidence=float(np.mean(tr.confidences)),
             frames_seen=tr.hits,
-            model_version=model_version,
-            evidence=(
-                EvidenceImage(snapshot, "snapshot"),
-                EvidenceImage(crop(frame.image, box), "crop"),
-                EvidenceImage(frame.image, "frame"),  # the raw frame: what verdicts and corrections label (issue 8)
-            ),
-            geo=self.geo.locate(box),
-            tracker_id=tr.track_id,
+            with_frame=True,
+            geo=self.geo.locate(dets.xyxy[i]),
+            source_id=self.camera.source_id,
             uri=self.camera.safe_url,
+            tracker_id=tr.track_id,
         )
