@@ -24,7 +24,8 @@ from cases.errors import AuthError, PermissionDenied
 from cases.lifecycle import Actor, Role
 from models.errors import RateLimited
 
-REPORTER_PATHS = ("/open311/", "/me")  # all that a reporting app's key may use
+REPORTER_PREFIX = "/open311/"  # all that a reporting app's key may use: Open311 ...
+REPORTER_EXACT = ("/me",)  # ... and who am I (exact: "/me" as a prefix would also let it read /metrics)
 
 
 class TooManyFailures(RateLimited):
@@ -49,7 +50,8 @@ def _token(request: Request) -> str | None:
 
 
 def _only_reports(actor: Actor, request: Request) -> Actor:
-    if actor.role is Role.REPORTER and not request.url.path.startswith(REPORTER_PATHS):
+    path = request.url.path
+    if actor.role is Role.REPORTER and not (path.startswith(REPORTER_PREFIX) or path in REPORTER_EXACT):
         raise PermissionDenied(f"key {actor.name!r} is a reporting app's key: it may only use /open311/v2")
     return actor
 

@@ -67,6 +67,8 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], Role | str | None, int, str]]
     ("reporter_files_inspector_report", "POST", "/reports", {"data": {"category": "garbage", "lat": "0.5",
      "lon": "0.5"}}, R, 403, "may only use /open311/v2"),
     ("reporter_evidence", "GET", "/cases/1/evidence/1", {}, R, 403, "may only use /open311/v2"),
+    ("reporter_reads_metrics", "GET", "/metrics", {}, R, 403, "may only use /open311/v2"),  # "/me" is no prefix
+    ("reporter_reads_ready", "GET", "/ready", {}, R, 403, "may only use /open311/v2"),
     ("handled_photo_before_verify", "GET", "/open311/v2/requests/1/handled.jpg", {}, R, 404, "no verified handling"),
     ("token_sql", "GET", "/open311/v2/tokens/x'%20OR%20'1'='1.json", {}, None, 404, "no service request"),
     ("token_traversal", "GET", "/open311/v2/tokens/..%2F..%2Fetc%2Fpasswd.json", {}, None, 404, "Not Found"),
