@@ -20,9 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.db import SQLITE_BEGIN_OPTION
+from cases.districts import known_all
 from cases.errors import AuthError, InvalidAction
 from cases.lifecycle import Actor, Role
 from cases.orm import ApiKey, utcnow
+from cases.settings import LifecycleSettings
 
 KEY_SCHEME = "ce"
 # read-then-write transactions take SQLite's write lock at BEGIN: a deferred one that has read cannot
@@ -61,12 +63,14 @@ def _hash(salt: str, secret: str) -> str:
 class ApiKeys:
     """The API-key store. Thread-safe: every call opens its own session."""
 
-    def __init__(self, sessions: sessionmaker[Session]):
+    def __init__(self, sessions: sessionmaker[Session], lifecycle: LifecycleSettings | None = None):
         self._sessions = sessions
+        self._lifecycle = lifecycle or LifecycleSettings()  # the configured districts keys may be bound to
 
     def create(self, name: str, role: Role | str, districts: Sequence[str] = (), *, days: int | None = None) -> NewKey:
-        """A new key for `name` (unique, letters/digits/`._@-`) with `role`, valid for `days` days from now
-        (None: until revoked); raises `InvalidAction`."""
+        """A new key for `name` (unique, letters/digits/`._@-`) with `role`, bound to `districts` (canonical ids,
+        on the configured list), valid for `days` days from now (None: until revoked); raises `InvalidAction`
+        (`UnknownDistrict` for a district)."""
         if not NAME_RE.match(name):
             raise InvalidAction(f"key name {name!r}: use 1-128 letters, digits and . _ @ - (starting alphanumeric)")
         try:
@@ -76,7 +80,7 @@ class ApiKeys:
         if days is not None and not 1 <= days <= MAX_DAYS:
             raise InvalidAction(f"key lifetime {days} days: use 1-{MAX_DAYS} days")
         expires_at = utcnow() + timedelta(days=days) if days is not None else None
-        clean = sorted({d.strip() for d in districts if d.strip()})
+        clean = list(known_all(self._lifecycle, [d for d in districts if d.strip()]))  # UnknownDistrict
         for _ in range(3):  # prefix collisions are ~1 in 4 billion; retry rather than fail
             prefix, secret, salt = secrets.token_hex(4), secrets.token_urlsafe(32), secrets.token_hex(16)
             row = ApiKey(
@@ -165,4 +169,4 @@ class ApiKeys:
                 f"API key {row.name!r} expired at {row.expires_at.isoformat()}; ask an admin for a new one "
                 "(cityeye keys create)"
             )
-        return Actor(name=row.name, role=Role(row.role), districts=tuple(row.districts))
+        return Actor(name=row.name, role=Role(row.role), districts=tuple(d.casefold() for d in row.districts))

@@ -5,7 +5,7 @@ reads its cameras from and writes their status to.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -15,10 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.db import SQLITE_BEGIN_OPTION
+from cases.districts import district_id
 from cases.orm import CameraRow, CameraStatusRow
 from inference.errors import CameraExists, CameraNotFound
 from inference.ports import StoredCamera
 from inference.streams.config import CameraConfig
+
+
+def _district(cfg: CameraConfig) -> str | None:
+    return None if cfg.district is None else district_id(cfg.district)
 
 
 def _now() -> datetime:
@@ -44,11 +49,14 @@ class SqlCameraStore:
     def _stored(row: CameraRow) -> StoredCamera:
         return StoredCamera(CameraConfig.model_validate(row.config), row.version, row.created_at, row.updated_at)
 
-    def list(self, enabled_only: bool = False) -> list[StoredCamera]:
+    def list(self, enabled_only: bool = False, visible_districts: Sequence[str] = ()) -> list[StoredCamera]:
+        """The cameras (enabled ones only); `visible_districts` (a key's districts) keeps those districts'."""
         with self._sessions() as s:
             q = select(CameraRow).order_by(CameraRow.id)
             if enabled_only:
                 q = q.where(CameraRow.enabled.is_(True))
+            if visible_districts:
+                q = q.where(CameraRow.district.in_(list(visible_districts)))
             return [self._stored(r) for r in s.scalars(q)]
 
     def get(self, camera_id: str) -> StoredCamera:
@@ -67,6 +75,7 @@ class SqlCameraStore:
                 id=cfg.id,
                 config=cfg.model_dump(mode="json"),
                 enabled=cfg.enabled,
+                district=_district(cfg),
                 version=1,
                 created_at=now,
                 updated_at=now,
@@ -85,6 +94,7 @@ class SqlCameraStore:
                 raise CameraNotFound(f"camera {cfg.id!r} not found")
             row.config = cfg.model_dump(mode="json")
             row.enabled = cfg.enabled
+            row.district = _district(cfg)
             row.version += 1
             row.updated_at = _now()
             s.commit()

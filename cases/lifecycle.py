@@ -106,7 +106,10 @@ class Actor:
     districts: tuple[str, ...] = field(default=())
 
     def may_see(self, district: str | None) -> bool:
-        return not self.districts or district in self.districts
+        """Whether the key's districts hold `district` (ids compare case-insensitively; None: unbound keys only)."""
+        if not self.districts:
+            return True
+        return district is not None and district.casefold() in {d.casefold() for d in self.districts}
 
 
 SYSTEM = Actor(name="system", role=Role.ADMIN)  # ingestion (reopen on recurrence) and merges it makes

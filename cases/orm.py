@@ -265,6 +265,7 @@ class CameraRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    district: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0009; = config.district
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -288,6 +289,7 @@ class Survey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     area: Mapped[str] = mapped_column(String(128), index=True)
+    district: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0009
     name: Mapped[str] = mapped_column(String(200), default="")
     flight: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(128), default="")

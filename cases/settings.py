@@ -3,11 +3,14 @@ Assembled into the service's settings by `cityeye/config.py`."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from cases.districts import district_id
 from models.config import StrictModel, check_bbox
+
+Box = tuple[float, float, float, float]
 
 
 class CaseSettings(StrictModel):
@@ -25,6 +28,27 @@ class CaseSettings(StrictModel):
     )
 
 
+class DistrictSettings(StrictModel):
+    """One district: its display name and (optionally) the box new cases are placed in by position."""
+
+    name: str = Field(default="", max_length=128, description="display name (default: the id as configured)")
+    bbox: Box | None = Field(default=None, description="[min_lon, min_lat, max_lon, max_lat]; null: no box")
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value):
+            raise ValueError("district name must not contain control characters")
+        return value
+
+    @field_validator("bbox")
+    @classmethod
+    def _box_is_real(cls, value: Box | None) -> Box | None:
+        if value is not None:
+            check_bbox(value)
+        return value
+
+
 class LifecycleSettings(StrictModel):
     recurrence: Literal["reopen", "link", "off"] = Field(
         default="link",
@@ -32,23 +56,42 @@ class LifecycleSettings(StrictModel):
         "linked to it as a repeat (repeat_of), or ignore the closed case",
     )
     recurrence_window_h: float = Field(default=168.0, gt=0, le=24 * 365, description="see recurrence")
-    districts: dict[str, tuple[float, float, float, float]] = Field(
+    districts: dict[str, DistrictSettings] = Field(
         default_factory=dict,
-        description="district name -> [min_lon, min_lat, max_lon, max_lat]; a new case takes the first that "
-        "holds its position",
+        description="the districts (责任区): id -> [min_lon, min_lat, max_lon, max_lat] or {name, bbox}. Ids are "
+        "case-insensitive (`Huangpu` and `huangpu` are one district; stored in lower case); once a list is "
+        "configured, any other district in keys, filters and bodies is refused (422). A new case takes the "
+        "first district whose box holds its position",
     )
 
-    @field_validator("districts")
+    @field_validator("districts", mode="before")
     @classmethod
-    def _boxes_are_real(
-        cls, value: dict[str, tuple[float, float, float, float]]
-    ) -> dict[str, tuple[float, float, float, float]]:
-        for name, box in value.items():
+    def _ids_and_boxes(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out: dict[str, Any] = {}
+        for key, entry in value.items():
             try:
-                check_bbox(box)
+                canonical = district_id(key)
             except ValueError as exc:
-                raise ValueError(f"district {name!r}: {exc}") from None
-        return value
+                raise ValueError(str(exc)) from None
+            if canonical in out:
+                raise ValueError(f"district {key!r} is listed twice (ids are case-insensitive)")
+            if isinstance(entry, list | tuple):
+                entry = {"bbox": entry}
+            if isinstance(entry, dict):
+                entry = {"name": key, **entry}
+            out[canonical] = entry
+        return out
+
+    def box_of(self, lat: float, lon: float) -> str | None:
+        """The id of the first district whose box holds (lat, lon), or None."""
+        for key, district in self.districts.items():
+            if district.bbox is not None:
+                min_lon, min_lat, max_lon, max_lat = district.bbox
+                if min_lon <= lon <= max_lon and min_lat <= lat <= max_lat:
+                    return key
+        return None
 
 
 class AuthSettings(StrictModel):

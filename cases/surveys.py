@@ -56,9 +56,16 @@ class SurveyStore:
         self._sessions = sessions
 
     # ---- surveys -----------------------------------------------------------------------------------------
-    def create(self, area: str, name: str = "", flight: dict[str, Any] | None = None, created_by: str = "") -> Survey:
+    def create(
+        self,
+        area: str,
+        name: str = "",
+        flight: dict[str, Any] | None = None,
+        created_by: str = "",
+        district: str | None = None,
+    ) -> Survey:
         with self._sessions() as s:
-            row = Survey(area=area, name=name, flight=dict(flight or {}), created_by=created_by)
+            row = Survey(area=area, name=name, flight=dict(flight or {}), created_by=created_by, district=district)
             s.add(row)
             s.commit()
             return row
@@ -70,11 +77,16 @@ class SurveyStore:
                 raise SurveyNotFound(survey_id)
             return row
 
-    def recent(self, area: str | None = None, limit: int = 100) -> builtins.list[Survey]:
+    def recent(
+        self, area: str | None = None, limit: int = 100, visible_districts: Sequence[str] = ()
+    ) -> builtins.list[Survey]:
+        """The latest surveys (of `area`); `visible_districts` (a key's districts) keeps those districts'."""
         with self._sessions() as s:
             q = select(Survey).order_by(Survey.id.desc()).limit(limit)
             if area:
                 q = q.where(Survey.area == area)
+            if visible_districts:
+                q = q.where(Survey.district.in_(list(visible_districts)))
             return list(s.scalars(q))
 
     def previous(self, survey: Survey | SurveyRecord) -> Survey | None:

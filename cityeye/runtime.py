@@ -101,7 +101,7 @@ class Runtime:
             sessions=sessions,
             taxonomy=taxonomy,
             cases=service,
-            api_keys=ApiKeys(sessions),
+            api_keys=ApiKeys(sessions, settings.lifecycle),
             surveys=SurveyStore(sessions),
             cameras=SqlCameraStore(sessions),
             feedback=FeedbackStore(sessions, paths.feedback),

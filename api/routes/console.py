@@ -87,13 +87,15 @@ def load_districts(settings: ApiConfig) -> dict[str, Any]:
         features = [
             {
                 "type": "Feature",
-                "properties": {"name": name},
+                "properties": {"name": key, "title": district.name or key},
                 "geometry": {
                     "type": "Polygon",
                     "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
                 },
             }
-            for name, (x0, y0, x1, y1) in settings.lifecycle.districts.items()
+            for key, district in settings.lifecycle.districts.items()
+            if district.bbox is not None
+            for x0, y0, x1, y1 in [district.bbox]
         ]
         return {"type": "FeatureCollection", "features": features}
     where = f"console.districts_geojson: {path}"

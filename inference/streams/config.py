@@ -169,6 +169,9 @@ class CameraConfig(_Strict):
     name: str = Field(default="", max_length=200)
     url: str = Field(max_length=2048)
     enabled: bool = True
+    district: str | None = Field(
+        default=None, min_length=1, max_length=64, description="the district (责任区) the camera belongs to"
+    )
     fps: float = Field(default=2.0, gt=0, le=60, description="frames per second analysed (cap)")
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
     loop: bool = Field(default=False, description="file:// sources: start again at the end")
@@ -182,6 +185,13 @@ class CameraConfig(_Strict):
     def _id(cls, value: str) -> str:
         if not CAMERA_ID.match(value):
             raise ValueError("camera id must be 1-64 of a-z, 0-9, '-', '_' (starting with a letter or digit)")
+        return value
+
+    @field_validator("district")
+    @classmethod
+    def _district(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value):
+            raise ValueError("district must not contain control characters")
         return value
 
     @field_validator("url")

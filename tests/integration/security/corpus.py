@@ -236,6 +236,12 @@ CONFIG: list[tuple[str, str, str]] = [
      "lifecycle.districts: Value error, district 'bad': box must be"),
     ("district_off_the_globe", "lifecycle:\n  districts:\n    mars: [0, 95, 10, 100]\n", "district 'mars': box must"),
     ("district_not_four_numbers", "lifecycle:\n  districts:\n    tri: [1, 2, 3]\n", "lifecycle.districts.tri"),
+    ("district_twice_by_case", "lifecycle:\n  districts:\n    Huangpu: [121.4, 31.2, 121.5, 31.3]\n"
+     "    huangpu: [121.4, 31.2, 121.5, 31.3]\n", "district 'huangpu' is listed twice (ids are case-insensitive)"),
+    ("district_control_char", 'lifecycle:\n  districts:\n    "hu\\x07angpu": [121.4, 31.2, 121.5, 31.3]\n',
+     "contains control or invisible characters"),
+    ("district_unknown_field", "lifecycle:\n  districts:\n    huangpu: {name: H, box: [1, 2, 3, 4]}\n",
+     "lifecycle.districts.huangpu.box"),
     ("webhook_placeholder_secret", "push:\n  webhooks:\n    - {url: 'http://x', secret: changeme-changeme}\n",
      "placeholder"),
     ("webhook_not_http", "push:\n  webhooks:\n    - {url: 'file:///etc/passwd', secret: 8f3a9c2e7b1d4f6a}\n",
