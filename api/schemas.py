@@ -244,7 +244,13 @@ class FlightMeta(_Body):
 
 
 class SurveyBody(_Body):
-    area: str = Field(min_length=1, max_length=128, description="area / district name")
+    area: str = Field(min_length=1, max_length=128, description="area name")
+    district: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the district (责任区) it belongs to; default: the key's own district when it is bound to one",
+    )
     name: str = Field(default="", max_length=200)
     flight: FlightMeta = Field(default_factory=FlightMeta)
 
@@ -268,6 +274,7 @@ class UploadedFile(SurveyFilePublic):
 class SurveyPublic(_FromRow):
     id: int
     area: str
+    district: str | None
     name: str
     flight: dict[str, Any]
     status: str = Field(description="created | queued | processing | done | failed")

@@ -298,8 +298,14 @@ class FeedbackStore:
         labelled: bool | None = None,
         since: datetime | None = None,
         limit: int | None = None,
+        visible_districts: Sequence[str] = (),
     ) -> list[FeedbackFrame]:
+        """Feedback frames, oldest first; `visible_districts` (a key's districts) keeps those of their cases'
+        districts only (frames of no case, e.g. samples, are then left out)."""
         query = select(FeedbackFrame).order_by(FeedbackFrame.id)
+        if visible_districts:
+            in_scope = select(Case.id).where(Case.district.in_(list(visible_districts)))
+            query = query.where(FeedbackFrame.case_id.in_(in_scope))
         if origin is not None:
             query = query.where(FeedbackFrame.origin == origin)
         if labelled is not None:

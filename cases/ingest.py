@@ -32,7 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cases.actions import audit_values
 from cases.db import SQLITE_BEGIN_OPTION
-from cases.errors import InvalidEvent
+from cases.errors import InvalidEvent, PermissionDenied
 from cases.evidence import Encoded, EvidenceStore, encode
 from cases.ingest_batch import (
     Batch,
@@ -44,7 +44,7 @@ from cases.ingest_batch import (
     new_case_values,
     observation_values,
 )
-from cases.lifecycle import SYSTEM, due_at
+from cases.lifecycle import SYSTEM, Actor, due_at
 from cases.matching import AT_PLACE, OPEN_IN_WINDOW, RECURS, Window, candidate_rows, match_key
 from cases.orm import AuditEntry, Case, Evidence, Observation
 from cases.outbox import Outbox
@@ -82,14 +82,14 @@ class Ingester:
         self._clock = clock
         self._on_changed = on_changed
 
-    def ingest(self, event: Event) -> IngestResult:
+    def ingest(self, event: Event, within: Actor | None = None) -> IngestResult:
         """Store `event` as a new case, merge it into an open one, or recognise it as a duplicate (see
         `CaseService.ingest`)."""
         category = self.category_of(event)
         images = [encode(img, event.event_id) for img in event.evidence]
         for attempt in range(1, INGEST_ATTEMPTS + 1):
             try:
-                return self.ingest_batch([(event, category, images)])[0]
+                return self.ingest_batch([(event, category, images)], within)[0]
             except (IntegrityError, StaleDataError):
                 # Lost a race: another ingester stored this event_id or updated the case we merged into.
                 case_id = self._case_of_event(event.event_id)
@@ -120,7 +120,7 @@ class Ingester:
                 raise InvalidEvent(f"event {event.event_id}: {name} must be timezone-aware, got {value}")
         return category
 
-    def ingest_batch(self, items: Sequence[Prepared]) -> list[IngestResult]:
+    def ingest_batch(self, items: Sequence[Prepared], within: Actor | None = None) -> list[IngestResult]:
         """Ingest `items` in one transaction with a fixed number of statements, whatever the batch size.
 
         1. the event ids already stored (one query); 2. every case any event of the batch may merge into or
@@ -146,6 +146,16 @@ class Ingester:
                 pending = [(e, self._window(e, c)) for e, c, _ in items if e.event_id not in batch.known]
                 self._candidates(conn, pending, batch)
                 plans = [self._plan(event, category, images, batch) for event, category, images in items]
+                if within is not None:  # a reporter may open or join cases of its own districts only
+                    for plan in plans:
+                        if isinstance(plan.case, Candidate):
+                            district = plan.case.cols.get("district")
+                            if not within.may_see(district):
+                                what = "a new case" if plan.created else f"case {plan.case.cols.get('id')}"
+                                raise PermissionDenied(
+                                    f"the report would open or join {what} in district {district or '(none)'}; "
+                                    f"key {within.name!r} is bound to {', '.join(within.districts)}"
+                                )
                 queued = self.write_batch(session, conn, batch, written)
                 results = [plan.result() for plan in plans]
                 session.commit()
@@ -232,10 +242,7 @@ class Ingester:
         return best[1] if best else None
 
     def _district_of(self, lat: float, lon: float) -> str | None:
-        for name, (min_lon, min_lat, max_lon, max_lat) in self._lifecycle.districts.items():
-            if min_lon <= lon <= max_lon and min_lat <= lat <= max_lat:
-                return name
-        return None
+        return self._lifecycle.box_of(lat, lon)
 
     def write_batch(self, session: Session, conn: Connection, batch: Batch, written: list[Path]) -> bool:
         """The batch's writes, a few bulk statements; returns whether webhook deliveries were queued."""

@@ -25,6 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.actions import CaseActions, HandledPhoto
+from cases.districts import known as known_district
+from cases.errors import CaseNotFound
 from cases.evidence import JPEG_CONTENT_TYPE, JPEG_QUALITY, EvidenceFile, EvidenceStore
 from cases.ingest import INGEST_ATTEMPTS, Ingester
 from cases.ingest_batch import IngestResult
@@ -164,13 +166,15 @@ class CaseService(Generic[S]):
                 listener(case_ids)
 
     # ---- ingestion (cases.ingest) ----------------------------------------------------------------------------
-    def ingest(self, event: Event) -> IngestResult:
+    def ingest(self, event: Event, within: Actor | None = None) -> IngestResult:
         """Store `event` as a new case, merge it into an open one, or recognise it as a duplicate.
 
         Raises `InvalidEvent` (unknown category, naive datetimes, unencodable image) and
-        `EvidenceWriteError` (an evidence file could not be written; nothing was kept).
+        `EvidenceWriteError` (an evidence file could not be written; nothing was kept). With `within` (a
+        reporter's key), an event that would open or join a case outside the key's districts raises
+        `PermissionDenied` before anything is written.
         """
-        return self._ingester.ingest(event)
+        return self._ingester.ingest(event, within)
 
     def ingest_many(self, events: Sequence[Event]) -> list[IngestResult]:
         """Ingest a batch of events in one transaction (one lock, one commit): the same rules as `ingest`,
@@ -209,7 +213,8 @@ class CaseService(Generic[S]):
         Every state-changing action needs `version`, the case version the caller read (optimistic
         locking); notes do not. Checks, in order: the case exists (`CaseNotFound`), the actor's role and
         districts (`PermissionDenied`), the version (`VersionRequired`, `VersionConflict`), the transition
-        (`IllegalTransition`) and the arguments (`InvalidAction`). Each action writes one audit entry and,
+        (`IllegalTransition`) and the arguments (`InvalidAction`; a `district` not on the configured list:
+        `UnknownDistrict`). Each action writes one audit entry and,
         when the status changes, queues the `case.status_changed` webhooks in the same transaction.
         """
         return self._actions.act(
@@ -220,7 +225,7 @@ class CaseService(Generic[S]):
             note=note,
             department=department,
             verdict=verdict,
-            district=district,
+            district=None if district is None else known_district(self._settings.lifecycle, district),
         )
 
     def merge(
@@ -273,6 +278,14 @@ class CaseService(Generic[S]):
     def first_evidence(self, case_ids: Sequence[int]) -> dict[int, int]:
         """For each case id that has evidence, the `n` of its first snapshot (else its first image)."""
         return self._evidence.first(case_ids)
+
+    def case_district(self, case_id: int) -> str | None:
+        """The district of a case (None: none); raises `CaseNotFound`."""
+        with self._sessions() as session:
+            row = session.execute(select(Case.district).where(Case.id == case_id)).first()
+        if row is None:
+            raise CaseNotFound(case_id)
+        return row[0]
 
     def get_evidence(self, case_id: int, n: int) -> EvidenceFile:
         """Evidence image `n` (from 1) of a case; raises `CaseNotFound` or `EvidenceNotFound`."""

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Path, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from api.auth import ActorDep, ReaderDep
 from api.deps import PathsDep, ServicesDep, SettingsDep
 from api.errors import ResourceNotFound
+from api.scope import ReadScopeDep, Scope, WriteScopeDep
 from cases.cameras import SqlCameraStore
 from cases.errors import PermissionDenied
 from cases.lifecycle import Actor, Role
@@ -53,68 +53,85 @@ def _out(cam: StoredCamera, st: dict[str, Any] | None) -> CameraOut:
     return CameraOut(config=cfg, version=cam.version, created_at=cam.created_at, updated_at=cam.updated_at, status=st)
 
 
-def _may_write(actor: Actor) -> None:
-    if actor.role not in WRITE_ROLES:
-        raise PermissionDenied(f"changing cameras needs role admin; key {actor.name!r} has role {actor.role.value}")
+def _may_write(actor: Actor | None) -> None:
+    if actor is None or actor.role not in WRITE_ROLES:
+        role = actor.role.value if actor else "(none)"
+        raise PermissionDenied(f"changing cameras needs role admin; key {getattr(actor, 'name', '')!r} has role {role}")
+
+
+def _camera(store: SqlCameraStore, scope: Scope, camera_id: str) -> StoredCamera:
+    """The camera, checked against the caller's districts (404 / 403)."""
+    cam = store.get(camera_id)
+    scope.check(cam.config.district, f"camera {camera_id!r}")
+    return cam
+
+
+def _in_scope(body: CameraConfig, scope: Scope) -> CameraConfig:
+    """The body with its district canonical, on the configured list and one of the caller's."""
+    return body.model_copy(update={"district": scope.assign(body.district)})
 
 
 @router.get("", response_model=list[CameraOut])
-def list_cameras(store: CameraStoreDep, _reader: ReaderDep) -> list[CameraOut]:
-    """Every camera with the status its worker last reported (null: no worker has run it yet)."""
+def list_cameras(store: CameraStoreDep, scope: ReadScopeDep) -> list[CameraOut]:
+    """Every camera (of the key's districts) with the status its worker last reported (null: no worker has run
+    it yet)."""
     statuses = store.statuses()
-    return [_out(c, statuses.get(c.config.id)) for c in store.list()]
+    return [_out(c, statuses.get(c.config.id)) for c in store.list(visible_districts=scope.districts)]
 
 
 @router.post("", response_model=CameraOut, status_code=status.HTTP_201_CREATED)
-def create_camera(body: CameraConfig, store: CameraStoreDep, actor: ActorDep, settings: SettingsDep) -> CameraOut:
-    """Add a camera (admin). 409 if the id exists. Workers pick it up within `streams.cameras_refresh_s`."""
-    _may_write(actor)
+def create_camera(body: CameraConfig, store: CameraStoreDep, scope: WriteScopeDep, settings: SettingsDep) -> CameraOut:
+    """Add a camera (admin, in its districts). 409 if the id exists. Workers pick it up within
+    `streams.cameras_refresh_s`."""
+    _may_write(scope.actor)
     body.check_outbound(settings.security.allow_hosts)
     if REDACTED in body.url:
         raise CameraConfigError(["url: holds '***' (a redacted URL); send the real credentials"])
-    return _out(store.create(body), None)
+    return _out(store.create(_in_scope(body, scope)), None)
 
 
 @router.get("/{camera_id}", response_model=CameraOut)
-def get_camera(camera_id: CameraId, store: CameraStoreDep, _reader: ReaderDep) -> CameraOut:
-    return _out(store.get(camera_id), store.status(camera_id))
+def get_camera(camera_id: CameraId, store: CameraStoreDep, scope: ReadScopeDep) -> CameraOut:
+    return _out(_camera(store, scope, camera_id), store.status(camera_id))
 
 
 @router.put("/{camera_id}", response_model=CameraOut)
 def replace_camera(
-    camera_id: CameraId, body: CameraConfig, store: CameraStoreDep, actor: ActorDep, settings: SettingsDep
+    camera_id: CameraId, body: CameraConfig, store: CameraStoreDep, scope: WriteScopeDep, settings: SettingsDep
 ) -> CameraOut:
-    """Replace a camera's configuration (admin); its worker restarts it with the new one. A URL as reads show it
-    (`***` for secrets) keeps the stored secrets, if it names the same scheme, host and port."""
-    _may_write(actor)
+    """Replace a camera's configuration (admin, of its districts); its worker restarts it with the new one. A URL
+    as reads show it (`***` for secrets) keeps the stored secrets, if it names the same scheme, host and port."""
+    _may_write(scope.actor)
     if body.id != camera_id:
         raise CameraConfigError([f"body id {body.id!r} differs from the path's {camera_id!r}"])
+    stored = _camera(store, scope, camera_id)
     body.check_outbound(settings.security.allow_hosts)
     if REDACTED in body.url:
-        body = body.with_secrets_of(store.get(camera_id).config)
-    return _out(store.replace(body), store.status(camera_id))
+        body = body.with_secrets_of(stored.config)
+    return _out(store.replace(_in_scope(body, scope)), store.status(camera_id))
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_camera(camera_id: CameraId, store: CameraStoreDep, actor: ActorDep) -> Response:
-    """Remove a camera (admin); its worker stops it. Its cases stay."""
-    _may_write(actor)
+def delete_camera(camera_id: CameraId, store: CameraStoreDep, scope: WriteScopeDep) -> Response:
+    """Remove a camera (admin, of its districts); its worker stops it. Its cases stay."""
+    _may_write(scope.actor)
+    _camera(store, scope, camera_id)
     store.delete(camera_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{camera_id}/status")
-def camera_status(camera_id: CameraId, store: CameraStoreDep, _reader: ReaderDep) -> dict[str, Any]:
+def camera_status(camera_id: CameraId, store: CameraStoreDep, scope: ReadScopeDep) -> dict[str, Any]:
     """state (connecting | streaming | reconnecting | stopped | ended), fps, frames, last_frame_at,
     reconnects, watchdog_restarts, last_error, events, worker, reported_at."""
-    store.get(camera_id)  # 404 for an unknown camera
+    _camera(store, scope, camera_id)  # 404 for an unknown camera, 403 for another district's
     return store.status(camera_id) or {"state": "never reported"}
 
 
 @router.get("/{camera_id}/snapshot", response_class=FileResponse)
-def camera_snapshot(camera_id: CameraId, store: CameraStoreDep, paths: PathsDep, _reader: ReaderDep) -> Any:
+def camera_snapshot(camera_id: CameraId, store: CameraStoreDep, paths: PathsDep, scope: ReadScopeDep) -> Any:
     """The camera's latest analysed frame with its tracked detections drawn (JPEG)."""
-    store.get(camera_id)  # 404 for an unknown camera
+    _camera(store, scope, camera_id)  # 404 for an unknown camera, 403 for another district's
     path = snapshot_path(paths.root, camera_id)
     if not path.is_file():
         raise ResourceNotFound(f"camera {camera_id!r} has no snapshot yet")

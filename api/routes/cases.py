@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from api.auth import ActorDep, ReaderDep
+from api.auth import ActorDep
 from api.deps import ServiceDep
 from api.schemas import (
     MAX_DB_INT,
@@ -28,7 +28,8 @@ from api.schemas import (
     Timestamp,
     VerifyBody,
 )
-from cases.errors import InvalidAction, InvalidFilter, PermissionDenied
+from api.scope import ReadScopeDep, Scope
+from cases.errors import InvalidAction, InvalidFilter
 from cases.lifecycle import Action, Actor, Verdict, is_overdue, urgency
 from cases.orm import Case
 from cases.scoring.live import score_parts
@@ -128,15 +129,15 @@ Cursor = Annotated[str | None, Query(description="next_cursor of the previous pa
 
 def _list(
     service: CaseService,
-    reader: Actor | None,
+    scope: Scope,
     filters: CaseFilters,
     limit: int | None,
     offset: int,
     cursor: str | None = None,
 ) -> Any:
     return service.list_cases(
-        **asdict(filters),
-        visible_districts=reader.districts if reader else (),
+        **(asdict(filters) | {"district": scope.filter(filters.district)}),
+        visible_districts=scope.districts,
         limit=limit,
         offset=offset,
         cursor=cursor,
@@ -146,7 +147,7 @@ def _list(
 @router.get("", response_model=CaseList)
 def list_cases(
     service: ServiceDep,
-    reader: ReaderDep,
+    scope: ReadScopeDep,
     filters: FiltersDep,
     limit: Limit = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many (deeper: use cursor)")] = 0,
@@ -155,7 +156,7 @@ def list_cases(
     """Cases matching every filter; a key bound to districts sees only those. Page with `limit` and either
     `offset` or (sort=last_seen) `cursor` = the previous page's `next_cursor`, which stays stable while new
     cases arrive."""
-    page = _list(service, reader, filters, limit, offset, cursor)
+    page = _list(service, scope, filters, limit, offset, cursor)
     now = service.now()
     return CaseList(
         items=[to_public(c, now) for c in page.items],
@@ -173,14 +174,14 @@ def list_cases(
 )
 def list_cases_geojson(
     service: ServiceDep,
-    reader: ReaderDep,
+    scope: ReadScopeDep,
     filters: FiltersDep,
     limit: Limit = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many (deeper: use cursor)")] = 0,
     cursor: Cursor = None,
 ) -> JSONResponse:
     """The same list as GET /cases, as GeoJSON: one Point feature per case (geometry null without a position)."""
-    page = _list(service, reader, filters, limit, offset, cursor)
+    page = _list(service, scope, filters, limit, offset, cursor)
     now = service.now()
     features = []
     for case in page.items:
@@ -204,14 +205,12 @@ def list_cases_geojson(
 
 # ---- one case --------------------------------------------------------------------------------------------------
 def _detail(
-    service: CaseService, case_id: int, request: Request, response: Response, reader: Actor | None
+    service: CaseService, case_id: int, request: Request, response: Response, scope: Scope | None
 ) -> CaseDetail:
+    """The case as GET /cases/{id} shows it; `scope` None: the caller's action was checked already."""
     record = service.get_case(case_id)
-    if reader is not None and not reader.may_see(record.case.district):
-        raise PermissionDenied(
-            f"case {case_id} is in district {record.case.district or '(none)'}; key {reader.name!r} is bound to "
-            f"{', '.join(reader.districts)}"
-        )
+    if scope is not None:
+        scope.check(record.case.district, f"case {case_id}")
     response.headers["ETag"] = f'"{record.case.version}"'
     now = service.now()
     base = to_public(record.case, now)
@@ -253,10 +252,10 @@ def _score(case: Case, service: CaseService, now: datetime) -> ScorePublic | Non
 
 @router.get("/{case_id}", response_model=CaseDetail)
 def get_case(
-    case_id: CaseId, service: ServiceDep, request: Request, response: Response, reader: ReaderDep
+    case_id: CaseId, service: ServiceDep, request: Request, response: Response, scope: ReadScopeDep
 ) -> CaseDetail:
     """One case with its observations, evidence images and audit log. The ETag header is its version."""
-    return _detail(service, case_id, request, response, reader)
+    return _detail(service, case_id, request, response, scope)
 
 
 @router.get(
@@ -269,9 +268,10 @@ def get_case_evidence(
     case_id: CaseId,
     n: Annotated[int, Path(ge=1, le=MAX_DB_INT, description="image index, from 1")],
     service: ServiceDep,
-    reader: ReaderDep,
+    scope: ReadScopeDep,
 ) -> FileResponse:
-    """An evidence image of a case."""
+    """An evidence image of a case (403 outside the key's districts)."""
+    scope.case(case_id)
     evidence = service.get_evidence(case_id, n)
     return FileResponse(
         evidence.path,

@@ -13,9 +13,10 @@ from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import ActorDep, ReaderDep
+from api.auth import ActorDep
 from api.deps import DetectorsDep, FeedbackStoreDep, PathsDep
 from api.schemas import MAX_DB_INT
+from api.scope import ReadScopeDep, Scope
 from cases.errors import FeedbackNotFound, PermissionDenied
 from cases.feedback import Box
 from cases.lifecycle import Role
@@ -87,31 +88,37 @@ def correct(
     return _out(row)
 
 
-def _check_reader(reader: Any) -> None:
-    if reader is not None and reader.role not in READ_ROLES:
+def _check_reader(scope: Scope) -> None:
+    if scope.actor is not None and scope.actor.role not in READ_ROLES:
         raise PermissionDenied(f"feedback is read by roles {sorted(r.value for r in READ_ROLES)}")
 
 
 @router.get("", response_model=list[FeedbackOut])
 def list_feedback(
     store: FeedbackStoreDep,
-    reader: ReaderDep,
+    scope: ReadScopeDep,
     origin: Annotated[str | None, Query(pattern="^(verdict|correction|sample)$")] = None,
     labelled: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[FeedbackOut]:
-    """Feedback frames, oldest first."""
-    _check_reader(reader)
-    return [_out(r) for r in store.list(origin=origin, labelled=labelled, limit=limit)]
+    """Feedback frames, oldest first; a key bound to districts sees those of its districts' cases only."""
+    _check_reader(scope)
+    rows = store.list(origin=origin, labelled=labelled, limit=limit, visible_districts=scope.districts)
+    return [_out(r) for r in rows]
 
 
 @router.get("/{feedback_id}/image", response_class=FileResponse)
 def feedback_image(
-    feedback_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], store: FeedbackStoreDep, reader: ReaderDep
+    feedback_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], store: FeedbackStoreDep, scope: ReadScopeDep
 ) -> FileResponse:
-    """The full frame (JPEG) as stored for training."""
-    _check_reader(reader)
+    """The full frame (JPEG) as stored for training (403 outside the key's districts)."""
+    _check_reader(scope)
     row = store.get(feedback_id)
+    if scope.districts:
+        if row.case_id is None:
+            scope.check(None, f"feedback frame {feedback_id}")
+        else:
+            scope.case(row.case_id)
     path = store.image_path(row)
     if not path.is_file():
         raise FeedbackNotFound(f"feedback frame {feedback_id}: image file gone")

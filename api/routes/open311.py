@@ -17,9 +17,9 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from api.auth import ReaderDep
 from api.deps import ServiceDep, SettingsDep
 from api.schemas import MAX_DB_INT, Timestamp
+from api.scope import ReadScopeDep
 from cases.actions import HANDLED_KIND
 from cases.errors import CaseNotFound
 from cases.orm import Case
@@ -132,7 +132,7 @@ def _request_row(case: Case, service: CaseService, media: dict[int, int], reques
 
 
 @router.get("/services.{fmt}", response_model=None)
-def services(fmt: Format, service: ServiceDep, reader: ReaderDep) -> Response:
+def services(fmt: Format, service: ServiceDep, _scope: ReadScopeDep) -> Response:
     """The service list: one service per taxonomy category."""
     rows = [
         {
@@ -153,7 +153,7 @@ def services(fmt: Format, service: ServiceDep, reader: ReaderDep) -> Response:
 def requests(
     fmt: Format,
     service: ServiceDep,
-    reader: ReaderDep,
+    scope: ReadScopeDep,
     settings: SettingsDep,
     request: Request,
     service_request_id: Annotated[str | None, Query(description="comma-separated ids; other filters ignored")] = None,
@@ -164,7 +164,7 @@ def requests(
 ) -> Response:
     """Service requests (cases), newest first; without dates, the last 90 days; at most 1000."""
     limit = min(MAX_REQUESTS, settings.api.page_size_max)
-    visible = reader.districts if reader else ()
+    visible = scope.districts
     if service_request_id is not None:
         try:
             ids = [int(x) for x in service_request_id.split(",") if x.strip()]
@@ -205,7 +205,7 @@ def one_request(
     request_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)],
     fmt: Format,
     service: ServiceDep,
-    reader: ReaderDep,
+    scope: ReadScopeDep,
     request: Request,
 ) -> Response:
     """One service request, as a list of one (the spec's shape)."""
@@ -214,8 +214,8 @@ def one_request(
     except CaseNotFound:
         return _error(fmt, 404, f"service request {request_id} not found")
     case = record.case
-    if reader is not None and not reader.may_see(case.district):
-        return _error(fmt, 403, f"service request {request_id} is outside the districts of key {reader.name!r}")
+    if not scope.visible(case.district):
+        return _error(fmt, 403, f"service request {request_id} is outside the districts of the key")
     row = _request_row(case, service, service.first_evidence([case.id]), request)
     if handled_photo(record):  # the fix, at a URL a reporting app's key may read (not the case's evidence route)
         row["media_url"] = str(request.url_for("handled_photo_file", request_id=case.id))
@@ -224,15 +224,15 @@ def one_request(
 
 @router.get("/requests/{request_id}/handled.jpg", response_model=None, name="handled_photo_file")
 def handled_photo_file(
-    request_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], service: ServiceDep, reader: ReaderDep
+    request_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], service: ServiceDep, scope: ReadScopeDep
 ) -> Response:
     """The photo of a verified case's handling (处置), for the reporter's app; 404 before it is verified."""
     try:
         record = service.get_case(request_id)
     except CaseNotFound:
         return _error("json", 404, f"service request {request_id} not found")
-    if reader is not None and not reader.may_see(record.case.district):
-        return _error("json", 403, f"service request {request_id} is outside the districts of key {reader.name!r}")
+    if not scope.visible(record.case.district):
+        return _error("json", 403, f"service request {request_id} is outside the districts of the key")
     n = handled_photo(record)
     if n is None:
         return _error("json", 404, f"service request {request_id} has no verified handling photo")

@@ -114,7 +114,7 @@ def create_report(
     if seen > now:
         raise InvalidInput("observed_at is in the future")
     event = report_event(category, lat, lon, seen, f"manual:{actor.name}", client_ref, read_photo(photo))
-    result = service.ingest(event)  # unknown category -> InvalidEvent -> 422 (api.main)
+    result = service.ingest(event, within=actor)  # unknown category: 422; another district's case: 403
     if description and not result.duplicate:
         service.act(result.case_id, Action.NOTE, actor, note=f"report: {description}")
     if not result.created:

@@ -20,7 +20,6 @@ from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import ActorDep, ReaderDep
 from api.deps import JobsDep, PathsDep, SettingsDep, SurveyStoreDep
 from api.schemas import (
     MAX_DB_INT,
@@ -31,9 +30,11 @@ from api.schemas import (
     SurveyReport,
     UploadedFile,
 )
+from api.scope import ReadScopeDep, Scope, WriteScopeDep
 from api.uploads import receive_files
 from cases.errors import SurveyNotFound, SurveyNotReady
-from cases.surveys import SURVEY_ROLES, check_role
+from cases.orm import Survey
+from cases.surveys import SURVEY_ROLES, SurveyStore, check_role
 from cases.uploads import UploadWriter
 from inference.survey.report import geojson
 from models.datadir import DataDir
@@ -45,19 +46,29 @@ REPORT_TYPES = {".html": "text/html; charset=utf-8", ".jpg": "image/jpeg", ".geo
 
 
 @router.post("", response_model=SurveyPublic, status_code=status.HTTP_201_CREATED)
-def create_survey(body: SurveyBody, store: SurveyStoreDep, actor: ActorDep) -> SurveyPublic:
-    """A new survey of an area; upload its files next."""
+def create_survey(body: SurveyBody, store: SurveyStoreDep, scope: WriteScopeDep) -> SurveyPublic:
+    """A new survey of an area (in the key's district); upload its files next."""
+    actor = scope.actor
     check_role(actor, SURVEY_ROLES, "creating a survey")
-    row = store.create(body.area, body.name, body.flight.model_dump(mode="json", exclude_none=True), actor.name)
+    district = scope.assign(body.district)
+    flight = body.flight.model_dump(mode="json", exclude_none=True)
+    row = store.create(body.area, body.name, flight, actor.name if actor else "", district=district)
     return SurveyPublic.model_validate(row)
+
+
+def _survey(store: SurveyStore, scope: Scope, survey_id: int) -> Survey:
+    """The survey, checked against the caller's districts (404 / 403)."""
+    survey = store.get(survey_id)
+    scope.check(survey.district, f"survey {survey_id}")
+    return survey
 
 
 @router.get("", response_model=list[SurveyPublic])
 def list_surveys(
-    store: SurveyStoreDep, reader: ReaderDep, area: Annotated[str | None, Query(max_length=128)] = None
+    store: SurveyStoreDep, scope: ReadScopeDep, area: Annotated[str | None, Query(max_length=128)] = None
 ) -> list[SurveyPublic]:
-    """The latest 100 surveys (of one area)."""
-    return [SurveyPublic.model_validate(s) for s in store.recent(area)]
+    """The latest 100 surveys (of one area) of the key's districts."""
+    return [SurveyPublic.model_validate(s) for s in store.recent(area, visible_districts=scope.districts)]
 
 
 @router.post("/{survey_id}/files", response_model=list[UploadedFile], status_code=status.HTTP_201_CREATED)
@@ -67,12 +78,12 @@ async def upload_files(
     store: SurveyStoreDep,
     settings: SettingsDep,
     paths: PathsDep,
-    actor: ActorDep,
+    scope: WriteScopeDep,
 ) -> list[UploadedFile]:
     """Streamed multipart upload of JPEG / PNG / TIFF / GeoTIFF / MP4 files, flight logs (.srt/.csv) or zips of
     them. The type is sniffed from the content; re-uploading the same content is a no-op (`duplicate: true`)."""
-    check_role(actor, SURVEY_ROLES, "uploading survey files")
-    survey = await run_in_threadpool(store.get, survey_id)
+    check_role(scope.actor, SURVEY_ROLES, "uploading survey files")
+    survey = await run_in_threadpool(_survey, store, scope, survey_id)
     if survey.status in {"queued", "processing"}:
         raise SurveyNotReady(f"survey {survey_id} is {survey.status}; upload when it has finished")
     stored = await receive_files(request, lambda name: UploadWriter(paths.root, survey_id, name, settings.survey))
@@ -91,22 +102,23 @@ def process(
     survey_id: SurveyId,
     store: SurveyStoreDep,
     jobs: JobsDep,
-    actor: ActorDep,
+    scope: WriteScopeDep,
     force: Annotated[bool, Query(description="re-queue even if it looks queued/processing (its process died)")] = False,
 ) -> SurveyPublic:
     """Queue the survey for processing (a Celery task; in embedded mode a thread of this process). Poll
     `GET /surveys/{id}` for progress. A survey that is queued or processing already is left as it is, unless
     `force`: processing is idempotent (same event ids, findings replaced), so a second run only repeats work."""
-    check_role(actor, SURVEY_ROLES, "processing a survey")
+    check_role(scope.actor, SURVEY_ROLES, "processing a survey")
+    _survey(store, scope, survey_id)
     if store.claim(survey_id, force=force):
         jobs.submit(PROCESS_JOB, survey_id)
     return SurveyPublic.model_validate(store.get(survey_id))
 
 
 @router.get("/{survey_id}", response_model=SurveyDetail)
-def get_survey(survey_id: SurveyId, store: SurveyStoreDep, reader: ReaderDep) -> SurveyDetail:
+def get_survey(survey_id: SurveyId, store: SurveyStoreDep, scope: ReadScopeDep) -> SurveyDetail:
     """The survey with its progress (percent, current file) and each file's status and error."""
-    survey = store.get(survey_id)
+    survey = _survey(store, scope, survey_id)
     files = store.files(survey_id)
     return SurveyDetail.model_validate(
         {
@@ -122,9 +134,9 @@ def _report_dir(paths: DataDir, survey_id: int) -> FsPath:
 
 
 @router.get("/{survey_id}/report", response_model=SurveyReport)
-def report(survey_id: SurveyId, store: SurveyStoreDep, paths: PathsDep, reader: ReaderDep) -> SurveyReport:
+def report(survey_id: SurveyId, store: SurveyStoreDep, paths: PathsDep, scope: ReadScopeDep) -> SurveyReport:
     """The findings as GeoJSON and the list of report files (HTML summary, overview, annotated images)."""
-    survey = store.get(survey_id)
+    survey = _survey(store, scope, survey_id)
     if survey.status != "done":
         raise SurveyNotReady(f"survey {survey_id} has no report yet (status {survey.status})")
     names = {f.id: f.name for f in store.files(survey_id)}
@@ -139,10 +151,10 @@ def report(survey_id: SurveyId, store: SurveyStoreDep, paths: PathsDep, reader: 
 
 @router.get("/{survey_id}/report/{asset:path}", response_class=FileResponse)
 def report_asset(
-    survey_id: SurveyId, asset: str, store: SurveyStoreDep, paths: PathsDep, reader: ReaderDep
+    survey_id: SurveyId, asset: str, store: SurveyStoreDep, paths: PathsDep, scope: ReadScopeDep
 ) -> FileResponse:
     """One report file: `index.html`, `overview.jpg`, `findings.geojson`, `annotated/<file id>.jpg`."""
-    store.get(survey_id)
+    _survey(store, scope, survey_id)
     root = _report_dir(paths, survey_id)
     target = (root / asset).resolve()
     if not target.is_relative_to(root) or not target.is_file() or target.suffix not in REPORT_TYPES:

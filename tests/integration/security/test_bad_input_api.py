@@ -17,7 +17,7 @@ import pytest
 
 from cases.lifecycle import Role
 from cityeye.app import build_app
-from cityeye.config import AuthSettings, OpsSettings, Settings
+from cityeye.config import AuthSettings, LifecycleSettings, OpsSettings, Settings
 from inference.event import EvidenceImage
 from inference.frame import GeoContext
 from tests.api.conftest import TestClient
@@ -54,6 +54,7 @@ def _api(settings: Settings) -> Iterator[Api]:
         store.revoke("gone")
         keys["revoked"] = {"X-API-Key": revoked}
         keys["elsewhere"] = {"X-API-Key": store.create("far", Role.ADMIN, districts=["north"]).token}
+        keys["elsewhere-south"] = {"X-API-Key": store.create("farther", Role.ADMIN, districts=["South"]).token}
         yield Api(client, keys, settings.data_dir)
 
 
@@ -63,7 +64,9 @@ def _settings(data: Path, database_url: str | None = None) -> Settings:
         database_url=database_url,
         auth=AuthSettings(open_read=False),
         ops=OpsSettings(max_body_kb=64, auth_failures_per_min=10_000),
-        lifecycle={"districts": {"north": (0.0, 0.0, 1.0, 1.0)}},
+        lifecycle=LifecycleSettings.model_validate(
+            {"districts": {"north": [0.0, 0.0, 1.0, 1.0], "South": {"name": "南区"}}}
+        ),
     )
 
 
@@ -135,6 +138,22 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], Role | str | None, int, str]]
     ("unknown_status", "GET", "/cases?status=closed' OR 1=1--", {}, A, 422, "Input should be"),
     ("unknown_category", "GET", "/cases?category=<script>", {}, A, 422, "unknown category"),
     ("nul_in_district_filter", "GET", "/cases?district=%00", {}, A, 422, "pattern"),
+    ("unknown_district_filter", "GET", "/cases?district=west", {}, A, 422, "unknown district 'west'"),
+    ("unknown_district_geojson", "GET", "/cases.geojson?district=' OR '1'='1", {}, A, 422, "unknown district"),
+    ("invisible_char_district_filter", "GET", "/cases?district=nor%E2%80%8Bth", {}, A, 422, "invisible characters"),
+    ("unknown_district_register", "POST", "/cases/1/register", {"json": {"version": 1, "district": "west"}}, A, 422,
+     "the configured districts are: north, south"),
+    ("rtl_override_district_register", "POST", "/cases/1/register",
+     {"json": {"version": 1, "district": "\u202enorth"}}, A, 422, "invisible characters"),
+    ("unknown_district_camera", "POST", "/cameras", {"json": {"id": "c1", "url": "rtsp://h/x", "district": "west"}},
+     A, 422, "unknown district 'west'"),
+    ("control_char_district_camera", "POST", "/cameras",
+     {"json": {"id": "c1", "url": "rtsp://h/x", "district": "no\u0007rth"}}, A, 422, "control characters"),
+    ("unknown_district_survey", "POST", "/surveys", {"json": {"area": "a", "district": "west"}}, A, 422,
+     "unknown district"),
+    ("other_district_evidence", "GET", "/cases/1/evidence/1", {}, "elsewhere", 403, "bound to north"),
+    ("other_district_camera_create", "POST", "/cameras",
+     {"json": {"id": "c1", "url": "rtsp://h/x", "district": "NORTH"}}, "elsewhere-south", 403, "bound to south"),
     ("invalid_json", "POST", "/cases/1/notes",
      {"content": b"{not json", "headers": {"Content-Type": "application/json"}}, A, 422, "JSON decode error"),
     ("deeply_nested_json", "POST", "/cases/1/notes", {"content": _nested(20_000).encode(),
@@ -243,7 +262,8 @@ def test_text_fields_are_stored_verbatim_and_returned_escaped(any_api: Api) -> N
     dept = "<b>Sanitation</b> & Co'; DELETE FROM cases;--"
     r = client.post("/cases/1/dispatch", json={"version": 2, "department": dept}, headers=admin)
     assert r.status_code == 200 and r.json()["department"] == dept
-    assert client.get("/cases", params={"district": "' OR '1'='1"}, headers=admin).json()["total"] == 0
+    r = client.get("/cases", params={"district": "' OR '1'='1"}, headers=admin)
+    assert r.status_code == 422 and "unknown district" in r.json()["detail"]
     xml = client.get("/open311/v2/requests.xml", params={"service_request_id": "1"}, headers=admin)
     assert xml.status_code == 200
     agency = ET.fromstring(xml.content).find("request/agency_responsible")
