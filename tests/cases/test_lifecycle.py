@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from cases.db import make_engine, migrate, session_factory
+from cases.districts import UnknownDistrict
 from cases.errors import (
     CaseNotFound,
     IllegalTransition,
@@ -342,7 +343,11 @@ def test_merge_refuses_itself_other_categories_closed_targets_and_stale_versions
 @pytest.fixture
 def district_service(engine: Engine, tmp_path: Path, clock: Clock, settings: Settings) -> CaseService:
     s = settings.model_copy(
-        update={"lifecycle": LifecycleSettings(districts={"huangpu": (121.46, 31.22, 121.50, 31.24)})}
+        update={
+            "lifecycle": LifecycleSettings.model_validate(
+                {"districts": {"Huangpu": [121.46, 31.22, 121.50, 31.24], "xuhui": {"name": "徐汇区"}}}
+            )
+        }
     )
     return CaseService(session_factory(engine), s, load_taxonomy(), clock=clock)
 
@@ -357,11 +362,15 @@ def test_districts_come_from_config_and_bind_keys(district_service: CaseService)
     with pytest.raises(PermissionDenied, match="is in district \\(none\\); key 'hp-op' is bound to huangpu"):
         service.act(outside.id, "register", local, version=outside.version)
     with pytest.raises(PermissionDenied, match="district xuhui"):
-        service.act(inside.id, "register", local, version=inside.version, district="xuhui")
+        service.act(inside.id, "register", local, version=inside.version, district="XuHui")
+    with pytest.raises(
+        UnknownDistrict, match="unknown district 'minhang'; the configured districts are: huangpu, xuhui"
+    ):
+        service.act(inside.id, "register", local, version=inside.version, district="minhang")
     service.act(inside.id, "register", local, version=inside.version)
     assert [c.id for c in service.list_cases(visible_districts=local.districts).items] == [inside.id]
     assert [c.id for c in service.list_cases(district="huangpu").items] == [inside.id]
-    moved = service.act(outside.id, "register", OPERATOR, version=outside.version, district="huangpu")
+    moved = service.act(outside.id, "register", OPERATOR, version=outside.version, district="HUANGPU")
     assert moved.district == "huangpu"
 
 
