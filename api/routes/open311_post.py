@@ -38,7 +38,7 @@ from api.routes.open311 import Format, _error, _render
 from api.routes.reports import MAX_REPORT_BYTES, REPORT_ROLES, read_photo, report_event
 from api.settings import Open311Settings
 from cases.citizen import CitizenReportIn, CitizenReports
-from cases.errors import AuthError, CitizenReportNotFound
+from cases.errors import AuthError, CitizenReportNotFound, PermissionDenied
 from cases.lifecycle import Action, Role
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -194,7 +194,10 @@ def post_request(
     if lat is not None and long is not None:
         source = f"open311:{actor.name}"
         event = report_event(by_code[service_code], lat, long, datetime.now(UTC), source, ref or "", photo)
-        result = service.ingest(event)
+        try:  # an app key bound to districts opens or joins cases of those districts only, before any write
+            result = service.ingest(event, within=actor)
+        except PermissionDenied as exc:
+            return _error(fmt, 403, str(exc))
         case_id, event_id = result.case_id, event.event_id
         if not result.duplicate:
             note = f"citizen report: {text}" if text else "citizen report"

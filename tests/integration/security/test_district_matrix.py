@@ -29,6 +29,7 @@ from inference.event import Event, EvidenceImage
 from inference.frame import GeoContext
 from inference.streams.config import CameraConfig
 from inference.streams.runner import snapshot_path
+from tests.api.test_report_status import add_handled_photo
 from tests.integration.security.snapshot import files, table_rows
 
 with warnings.catch_warnings():
@@ -41,12 +42,14 @@ NOT_SCOPED = {
     ("GET", "/open311/v2/services.{fmt}"): "the taxonomy's services, no case data",
     ("GET", "/permits"): "the permit register is per survey area, city-wide reference data",
     ("POST", "/permits"): "the permit register is per survey area, city-wide reference data",
+    ("GET", "/open311/v2/tokens/{token}.{fmt}"): "the token is the reporter's secret; answers a request id only",
 }
 DISTRICTS = {
     "huangpu": [121.455, 31.215, 121.4737, 31.245],
     "Jingan": {"name": "静安", "bbox": [121.4737, 31.215, 121.492, 31.245]},
 }
 A, B = "huangpu", "jingan"
+HANDLED = 6  # the case of each district that is handled and verified, with a photo of the fix
 LIFECYCLE = LifecycleSettings.model_validate({"districts": DISTRICTS})
 BACKENDS = ["sqlite", "postgres"]
 
@@ -109,6 +112,17 @@ def city(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[City]:
         for district in (A, B):  # a verdict keeps the frames for the data team: one feedback frame each
             case = service.get_case(cases[district][0]).case
             service.act(case.id, Action.VERIFY, admin, version=case.version, verdict=Verdict.FALSE_POSITIVE)
+        for district in (A, B):  # walked to verified: Open311 shows the photo of the fix
+            case_id = cases[district][HANDLED]
+            add_handled_photo(service, case_id)
+            for step, extra in (
+                (Action.REGISTER, {}),
+                (Action.DISPATCH, {"department": "sanitation"}),
+                (Action.HANDLED, {}),
+                (Action.VERIFY, {"verdict": Verdict.CONFIRMED}),
+            ):
+                version = service.get_case(case_id).case.version
+                service.act(case_id, step, admin, version=version, **extra)  # type: ignore[arg-type]
         feedback_b = next(f.id for f in services.feedback.list() if f.case_id in cases[B])
         cameras = SqlCameraStore(services.sessions)
         for district in (A, B):
@@ -189,7 +203,18 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/reports"): lambda c: {"url": "/reports", "data": _report_at(c, join=True)},
     ("GET", "/open311/v2/requests.{fmt}"): lambda c: {"url": "/open311/v2/requests.json", "list": True},
     ("GET", "/open311/v2/requests/{request_id}.{fmt}"): lambda c: {"url": f"/open311/v2/requests/{_case(c)}.json"},
+    ("GET", "/open311/v2/requests/{request_id}/handled.jpg"): lambda c: {
+        "url": f"/open311/v2/requests/{c.cases[B][HANDLED]}/handled.jpg"
+    },
+    ("POST", "/open311/v2/requests.{fmt}"): lambda c: {
+        "url": "/open311/v2/requests.json",
+        "data": {"service_code": _code(c), "lat": _report_at(c, True)["lat"], "long": _report_at(c, True)["lon"]},
+    },
 }
+
+
+def _code(c: City) -> str:
+    return str(c.client.app.state.services.taxonomy.categories["garbage"].code)  # type: ignore[attr-defined]
 
 
 def _report_at(c: City, join: bool) -> dict[str, str]:
