@@ -94,3 +94,16 @@ def test_revoking_the_last_admin_key_warns(tmp_path: Path, capsys: pytest.Captur
     assert main(["--data-dir", data, "keys", "revoke", "root2"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("warning: that was the last active admin key") and "reads stay closed" in err
+
+
+def test_keys_create_takes_only_configured_districts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "cityeye.yaml"
+    cfg.write_text("lifecycle:\n  districts:\n    Huangpu: [121.4, 31.2, 121.5, 31.3]\n", encoding="utf-8")
+    base = ["--config", str(cfg), "--data-dir", str(tmp_path / "data"), "keys", "create", "--role", "inspector"]
+    assert main([*base, "--name", "x", "--district", "xuhui"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["cityeye: error: unknown district 'xuhui'; the configured districts are: huangpu"]
+    assert main([*base, "--name", "y", "--district", "HUANGPU"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "key 'y': role inspector, huangpu"
+    assert main([*base, "--name", "z", "--district", "hu\u200bangpu"]) == 1
+    assert "invisible characters" in capsys.readouterr().err
