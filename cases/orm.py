@@ -265,7 +265,7 @@ class CameraRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    district: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0011; = config.district
+    district: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0012; = config.district
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -289,7 +289,7 @@ class Survey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     area: Mapped[str] = mapped_column(String(128), index=True)
-    district: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0011
+    district: Mapped[str | None] = mapped_column(String(64), index=True)  # migration 0012
     name: Mapped[str] = mapped_column(String(200), default="")
     flight: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(128), default="")
@@ -399,7 +399,7 @@ class FeedbackFrame(Base):
 
 
 class HistoryRecord(Base):
-    """A past complaint imported from a city's records (`cityeye history import`, migration 0011): a closed (or
+    """A past complaint imported from a city's records (`cityeye history import`, migration 0012): a closed (or
     still open at export) historical case of source `history:<name>`. Kept apart from `cases`, so it is never in
     the work queue, the case API, Open311 or the console; scoring and forecasting read it."""
 

@@ -58,7 +58,7 @@ def test_migration_on_a_fresh_file_creates_the_schema_the_orm_expects(tmp_path: 
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0011"
+            assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0012"
     finally:
         engine.dispose()
 
@@ -310,7 +310,7 @@ def test_concurrent_ingesters_make_one_case_per_problem(service: CaseService, en
 def test_the_migrated_schema_matches_the_orm_on_every_backend(engine: Engine) -> None:
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0011"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0012"
 
 
 def test_a_batch_groups_events_exactly_as_one_by_one(service: CaseService, engine: Engine) -> None:

@@ -234,7 +234,8 @@ CONFIG: list[tuple[str, str, str]] = [
      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n", "a: unknown key"),
     ("invalid_polygon_district", "lifecycle:\n  districts:\n    bad: [121.5, 31.3, 121.4, 31.2]\n",
      "lifecycle.districts.bad.bbox: Value error, box must be"),
-    ("district_off_the_globe", "lifecycle:\n  districts:\n    mars: [0, 95, 10, 100]\n", "lifecycle.districts.mars.bbox: Value error, box must"),
+    ("district_off_the_globe", "lifecycle:\n  districts:\n    mars: [0, 95, 10, 100]\n",
+     "lifecycle.districts.mars.bbox: Value error, box must"),
     ("district_not_four_numbers", "lifecycle:\n  districts:\n    tri: [1, 2, 3]\n", "lifecycle.districts.tri"),
     ("district_twice_by_case", "lifecycle:\n  districts:\n    Huangpu: [121.4, 31.2, 121.5, 31.3]\n"
      "    huangpu: [121.4, 31.2, 121.5, 31.3]\n", "district 'huangpu' is listed twice (ids are case-insensitive)"),
