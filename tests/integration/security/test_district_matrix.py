@@ -16,11 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from sqlalchemy import Engine
 from starlette.exceptions import StarletteDeprecationWarning
 
+from cases.actions import HandledPhoto
 from cases.cameras import SqlCameraStore
 from cases.lifecycle import Action, Actor, Role, Verdict
 from cityeye.app import build_app
@@ -29,7 +31,6 @@ from inference.event import Event, EvidenceImage
 from inference.frame import GeoContext
 from inference.streams.config import CameraConfig
 from inference.streams.runner import snapshot_path
-from tests.api.test_report_status import add_handled_photo
 from tests.integration.security.snapshot import files, table_rows
 
 with warnings.catch_warnings():
@@ -112,17 +113,13 @@ def city(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[City]:
         for district in (A, B):  # a verdict keeps the frames for the data team: one feedback frame each
             case = service.get_case(cases[district][0]).case
             service.act(case.id, Action.VERIFY, admin, version=case.version, verdict=Verdict.FALSE_POSITIVE)
-        for district in (A, B):  # walked to verified: Open311 shows the photo of the fix
+        for district in (A, B):  # walked to verified with a photo of the fix: Open311 shows it
             case_id = cases[district][HANDLED]
-            add_handled_photo(service, case_id)
-            for step, extra in (
-                (Action.REGISTER, {}),
-                (Action.DISPATCH, {"department": "sanitation"}),
-                (Action.HANDLED, {}),
-                (Action.VERIFY, {"verdict": Verdict.CONFIRMED}),
-            ):
-                version = service.get_case(case_id).case.version
-                service.act(case_id, step, admin, version=version, **extra)  # type: ignore[arg-type]
+            case = service.act(case_id, Action.REGISTER, admin, version=1)
+            case = service.act(case_id, Action.DISPATCH, admin, version=case.version, department="sanitation")
+            fix = HandledPhoto(np.full((48, 64, 3), 90, np.uint8), now, case.lat, case.lon, f"fix-{district}")
+            case = service.handled_with_photo(case_id, admin, fix, version=case.version)
+            service.act(case_id, Action.VERIFY, admin, version=case.version, verdict=Verdict.CONFIRMED)
         feedback_b = next(f.id for f in services.feedback.list() if f.case_id in cases[B])
         cameras = SqlCameraStore(services.sessions)
         for district in (A, B):
@@ -153,6 +150,12 @@ def _case(c: City) -> int:
     return c.cases[B][3]
 
 
+def _jpeg() -> bytes:
+    ok, data = cv2.imencode(".jpg", np.full((48, 64, 3), 120, np.uint8))
+    assert ok
+    return data.tobytes()
+
+
 def _action(name: str, **body: Any) -> Recipe:
     return lambda c: {"url": f"/cases/{_case(c)}/{name}", "json": {"version": 1, **body}}
 
@@ -172,6 +175,11 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/cases/{case_id}/verify"): _action("verify", verdict="duplicate"),
     ("POST", "/cases/{case_id}/close"): _action("close"),
     ("POST", "/cases/{case_id}/dismiss"): _action("dismiss", note="not ours"),
+    ("POST", "/cases/{case_id}/handled/photo"): lambda c: {
+        "url": f"/cases/{_case(c)}/handled/photo",
+        "data": {"version": "1"},
+        "files": {"photo": ("fix.jpg", _jpeg(), "image/jpeg")},
+    },
     ("POST", "/cases/{case_id}/notes"): lambda c: {"url": f"/cases/{_case(c)}/notes", "json": {"note": "hi"}},
     ("POST", "/cases/merge"): lambda c: {
         "url": "/cases/merge",
