@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from cases.db import SQLITE_BEGIN_OPTION
+from cases.db import write_session
 from cases.errors import CaseNotFound, IllegalTransition, InvalidAction, VersionConflict, VersionRequired
 from cases.evidence import EvidenceStore, encode_image
 from cases.feedback import record_verdict
@@ -70,16 +70,9 @@ class CaseActions:
         self._evidence_dir = evidence_dir
         self._feedback_dir = feedback_dir
 
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        """A read-then-write transaction: on SQLite it takes the write lock at BEGIN."""
-        with self._sessions() as session:
-            session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            try:
-                yield session
-            except BaseException:
-                session.rollback()
-                raise
+    def _write(self) -> AbstractContextManager[Session]:
+        """A read-then-write transaction (`cases.db.write_session`)."""
+        return write_session(self._sessions)
 
     def act(
         self,

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cases.db import SQLITE_BEGIN_OPTION
+from cases.db import WRITE
 from cases.districts import known_all
 from cases.errors import AuthError, InvalidAction
 from cases.lifecycle import Actor, Role
@@ -29,7 +29,6 @@ from cases.settings import LifecycleSettings
 KEY_SCHEME = "ce"
 # read-then-write transactions take SQLite's write lock at BEGIN: a deferred one that has read cannot
 # upgrade once another connection wrote (SQLITE_BUSY at once, the busy timeout does not apply)
-WRITE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 
 

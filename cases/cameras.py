@@ -5,8 +5,8 @@ reads its cameras from and writes their status to.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cases.db import SQLITE_BEGIN_OPTION
+from cases.db import write_session
 from cases.districts import district_id
 from cases.orm import CameraRow, CameraStatusRow
 from inference.errors import CameraExists, CameraNotFound
@@ -37,13 +37,9 @@ class SqlCameraStore:
     def __init__(self, sessions: sessionmaker[Session]):
         self._sessions = sessions
 
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        """A read-then-write session that takes SQLite's write lock at BEGIN: a deferred transaction that
-        read first could not upgrade while the case service writes ("database is locked" at once)."""
-        with self._sessions() as s:
-            s.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-            yield s
+    def _write(self) -> AbstractContextManager[Session]:
+        """A read-then-write session (`cases.db.write_session`)."""
+        return write_session(self._sessions)
 
     @staticmethod
     def _stored(row: CameraRow) -> StoredCamera:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +18,9 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 # Execution option read by the SQLite `begin` hook: "IMMEDIATE" takes the write lock at BEGIN, so a
 # read-then-write transaction (ingestion's merge check) cannot interleave with another writer.
 SQLITE_BEGIN_OPTION = "cityeye_sqlite_begin"
+# execution options of a read-then-write transaction: SQLite takes its write lock at BEGIN (a deferred
+# transaction that read first could not upgrade while another writer holds the lock: "database is locked")
+WRITE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
 CONNECT_TIMEOUT_S = 10.0  # a database server that does not answer is an error after this long (default)
 
 
@@ -122,3 +127,15 @@ def migrate(database: Database, engine: Engine | None = None, revision: str = "h
     finally:
         if own:
             eng.dispose()
+
+
+@contextmanager
+def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-then-write session: on SQLite it takes the write lock at BEGIN (`WRITE`); rolled back on error."""
+    with sessions() as session:
+        session.connection(execution_options=WRITE)
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from cases.actions import audit_values
-from cases.db import SQLITE_BEGIN_OPTION
+from cases.db import WRITE
 from cases.errors import InvalidEvent, PermissionDenied
 from cases.evidence import Encoded, EvidenceStore, encode
 from cases.ingest_batch import (
@@ -131,7 +131,7 @@ class Ingester:
         """
         written: list[Path] = []
         with self._sessions() as session:
-            conn = session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            conn = session.connection(execution_options=WRITE)
             try:
                 if conn.dialect.name == "postgresql":
                     # SQLite's write lock serialises the match-or-create check; on Postgres transaction-scoped

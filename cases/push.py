@@ -36,7 +36,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases import metrics
-from cases.db import SQLITE_BEGIN_OPTION
+from cases.db import WRITE
 from cases.errors import InvalidAction
 from cases.orm import WebhookDelivery
 from cases.settings import PushSettings
@@ -49,7 +49,6 @@ SIGNATURE_HEADER = "X-Cityeye-Signature"
 TIMESTAMP_HEADER = "X-Cityeye-Timestamp"
 MAX_SKEW_S = 300
 MAX_PASSES = 20  # one `drain` sends at most MAX_PASSES × 50 deliveries; the next run takes the rest
-WRITE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}  # take SQLite's write lock at BEGIN (see cases.auth.WRITE)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cases.db import SQLITE_BEGIN_OPTION
+from cases.db import WRITE
 from cases.orm import Case, Evidence
 from cases.status import CaseStatus
 
@@ -49,7 +49,7 @@ def prune_evidence(
     root = evidence_dir.resolve()
     with sessions() as session:
         # SQLite: the write lock from BEGIN; Postgres: the cases rows locked, so no action reopens them meanwhile.
-        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        session.connection(execution_options=WRITE)
         query = (
             select(Evidence.id, Evidence.case_id, Evidence.path)
             .join(Case, Case.id == Evidence.case_id)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cases.db import SQLITE_BEGIN_OPTION
+from cases.db import WRITE
 from cases.errors import InvalidAction, PermissionDenied, SurveyNotFound
 from cases.lifecycle import Actor, Role
 from cases.orm import Permit, Survey, SurveyFile, SurveyFinding
@@ -34,7 +34,6 @@ __all__ = [
     "parse_permits",
 ]
 
-WRITE = {SQLITE_BEGIN_OPTION: "IMMEDIATE"}
 # who may create surveys, upload and start processing; who may edit the permit register
 SURVEY_ROLES = frozenset({Role.INSPECTOR, Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN})
 PERMIT_ROLES = frozenset({Role.OPERATOR, Role.SHIFT_LEAD, Role.ADMIN})

@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cases.db import SQLITE_BEGIN_OPTION
+from cases.db import WRITE
 from cases.lifecycle import STEP_OF_STATUS
 from cases.orm import Case, Observation
 from cases.scoring.errors import ScoringError
@@ -265,7 +265,7 @@ class LiveScorer:
             if scores:  # written in a transaction of its own (on SQLite a reading one cannot take the write lock)
                 with self._sessions() as session:
                     now = self._clock()
-                    conn = session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                    conn = session.connection(execution_options=WRITE)
                     conn.execute(
                         _WRITE,
                         [
